@@ -1,0 +1,27 @@
+"""asyncio: an async handle on the standard event loop; N in flight, or 0 = unbounded."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from profiler.models.base import Hooks, Tally, async_reason, loop_concurrency_reason
+from profiler.models.loops import run_loop_model
+from profiler.workload import Workload
+
+
+class AsyncioModel:
+    name = "asyncio"
+    has_loop = True
+
+    def reason_cannot_run(self, workload: Workload) -> str | None:
+        return async_reason(workload, self.name)
+
+    def concurrency_error(self, concurrency: int) -> str | None:
+        return loop_concurrency_reason(self.name, concurrency)
+
+    def workers(self, concurrency: int, records: int) -> int:
+        return 1  # one loop thread runs every handler
+
+    def run(self, workload: Workload, records: list[Any], concurrency: int, hooks: Hooks,
+            target: str) -> Tally:
+        return run_loop_model(workload, records, concurrency, hooks, self.name, None)

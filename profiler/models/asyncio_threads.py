@@ -1,0 +1,109 @@
+"""asyncio-threads: a sync handle called through asyncio.to_thread, N calls in flight.
+
+The loop's default executor is replaced by a pool of exactly N threads (the stock one
+caps at min(32, cores + 4), which would silently cap N). Each pool thread runs setup
+once, before the window: N warm-up calls held at a barrier force all N threads to exist.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from profiler.models.base import Hooks, LoopWatch, SyncWorker, Tally, range_reason
+from profiler.models.threads import MAX_THREADS
+from profiler.workload import WorkerInfo, Workload
+
+
+class AsyncioThreadsModel:
+    name = "asyncio-threads"
+    has_loop = True
+
+    def reason_cannot_run(self, workload: Workload) -> str | None:
+        if workload.sync_handle is None:
+            return ("asyncio-threads runs a synchronous handle in threads; this workload's "
+                    "handle is async (use asyncio or uvloop)")
+        return None
+
+    def concurrency_error(self, concurrency: int) -> str | None:
+        return range_reason(self.name, concurrency, 1, MAX_THREADS)
+
+    def workers(self, concurrency: int, records: int) -> int:
+        return concurrency
+
+    def run(self, workload: Workload, records: list[Any], concurrency: int, hooks: Hooks,
+            target: str) -> Tally:
+        n = concurrency
+        local = threading.local()
+        workers: list[SyncWorker] = []
+        lock = threading.Lock()
+
+        def init() -> None:
+            with lock:
+                index = len(workers)
+                worker = SyncWorker(workload, WorkerInfo(self.name, n, index))
+                workers.append(worker)
+            worker.open()
+            local.worker = worker
+
+        barrier = threading.Barrier(n)
+
+        def warm(record: Any) -> None:
+            local.worker.call(record, Tally())
+            barrier.wait(timeout=300)
+
+        def call(record: Any, tally: Tally) -> None:
+            local.worker.call(record, tally)
+
+        def close(closer: threading.Barrier) -> None:
+            closer.wait(timeout=300)  # one close per thread: hold each until all have one
+            local.worker.close()
+
+        pool = ThreadPoolExecutor(max_workers=n, initializer=init, thread_name_prefix="concur-to-thread")
+        tallies: list[Tally] = []
+        try:
+            with asyncio.Runner() as runner:
+                loop = runner.get_loop()
+                loop.set_default_executor(pool)
+                runner.run(_gather(*(asyncio.to_thread(warm, records[i % len(records)]) for i in range(n))))
+                watch = hooks.watch_loop(loop)
+                with hooks.window():
+                    runner.run(_drive(records, n, call, tallies, watch))
+                # Teardown on each worker's own thread (thread-bound resources), after the window.
+                closer = threading.Barrier(n)
+                runner.run(_gather(*(asyncio.to_thread(close, closer) for _ in range(n))))
+        finally:
+            pool.shutdown(wait=True)
+        total = Tally()
+        for t in tallies:
+            total.merge(t)
+        return total
+
+
+async def _gather(*aws: Any) -> list[Any]:
+    return await asyncio.gather(*aws)
+
+
+async def _drive(records: list[Any], n: int, call: Any, tallies: list[Tally], watch: LoopWatch) -> None:
+    monitor = asyncio.ensure_future(watch.run())
+    queue: deque[Any] = deque(records)
+
+    async def pull() -> None:
+        tally = Tally()
+        tallies.append(tally)
+        while queue:
+            record = queue.popleft()
+            watch.task_started()
+            try:
+                await asyncio.to_thread(call, record, tally)
+            finally:
+                watch.task_finished()
+
+    try:
+        await asyncio.gather(*(pull() for _ in range(n)))
+    finally:
+        watch.stop()
+        await monitor

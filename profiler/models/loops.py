@@ -1,0 +1,60 @@
+"""The shared engine of the event-loop models (asyncio, uvloop): one loop, one setup.
+
+Bounded N: N worker coroutines pull from one queue, so at most N handlers are in flight
+(what a semaphore around gather achieves, without creating every task up front).
+Unbounded (N = 0): every record becomes a task at once through gather, the naive
+rewrite the seed story is about; its cost in tasks and loop lag is what we measure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from profiler.models.base import AsyncWorker, Hooks, LoopWatch, Tally
+from profiler.workload import WorkerInfo, Workload
+
+
+def run_loop_model(workload: Workload, records: list[Any], concurrency: int, hooks: Hooks,
+                   model: str, loop_factory: Callable[[], asyncio.AbstractEventLoop] | None) -> Tally:
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        worker = AsyncWorker(workload, WorkerInfo(model, concurrency, 0))
+        runner.run(worker.open())
+        try:
+            runner.run(worker.call(records[0], Tally()))  # warm-up
+            watch = hooks.watch_loop(runner.get_loop())
+            tally = Tally()
+            with hooks.window():
+                runner.run(_drive(worker, records, concurrency, tally, watch))
+        finally:
+            runner.run(worker.close())
+    return tally
+
+
+async def _drive(worker: AsyncWorker, records: list[Any], concurrency: int, tally: Tally,
+                 watch: LoopWatch) -> None:
+    monitor = asyncio.ensure_future(watch.run())
+
+    async def tracked(record: Any) -> None:
+        watch.task_started()
+        try:
+            await worker.call(record, tally)
+        finally:
+            watch.task_finished()
+
+    try:
+        if concurrency == 0:
+            await asyncio.gather(*(tracked(r) for r in records))
+        else:
+            queue: deque[Any] = deque(records)
+
+            async def pull() -> None:
+                while queue:
+                    await tracked(queue.popleft())
+
+            await asyncio.gather(*(pull() for _ in range(concurrency)))
+    finally:
+        watch.stop()
+        await monitor

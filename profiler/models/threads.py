@@ -1,0 +1,100 @@
+"""threads: N worker threads pulling records from one shared queue.
+
+Each thread runs its own setup (so thread-bound resources such as a sqlite3 connection
+stay on their thread) and one warm-up record; all wait at a barrier, then the timed
+window opens. A deque is the queue: popleft is atomic, no lock on the hot path.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from typing import Any
+
+from profiler.models.base import Hooks, SyncWorker, Tally, range_reason
+from profiler.workload import WorkerInfo, Workload
+
+MAX_THREADS = 256
+
+
+class ThreadsModel:
+    name = "threads"
+    has_loop = False
+
+    def reason_cannot_run(self, workload: Workload) -> str | None:
+        return None
+
+    def concurrency_error(self, concurrency: int) -> str | None:
+        return range_reason(self.name, concurrency, 1, MAX_THREADS)
+
+    def workers(self, concurrency: int, records: int) -> int:
+        return concurrency
+
+    def run(self, workload: Workload, records: list[Any], concurrency: int, hooks: Hooks,
+            target: str) -> Tally:
+        return run_thread_workers(workload, records, concurrency, hooks, self.name)
+
+
+def run_thread_workers(workload: Workload, records: list[Any], n: int, hooks: Hooks,
+                       model: str) -> Tally:
+    queue: deque[Any] = deque(records)
+    ready = threading.Barrier(n + 1)
+    go = threading.Event()
+    release = threading.Event()
+    finished = threading.Semaphore(0)
+    tallies = [Tally() for _ in range(n)]
+    failures: list[BaseException] = []
+
+    def work(index: int) -> None:
+        worker = SyncWorker(workload, WorkerInfo(model, n, index))
+        try:
+            worker.open()
+            worker.call(records[index % len(records)], Tally())  # warm-up
+        except BaseException as exc:  # setup failed: abort the trial, not just this thread
+            failures.append(exc)
+            ready.abort()
+            return
+        try:
+            ready.wait()
+        except threading.BrokenBarrierError:
+            worker.close()
+            return
+        go.wait()
+        tally = tallies[index]
+        pop = queue.popleft
+        try:
+            while True:
+                try:
+                    record = pop()
+                except IndexError:
+                    break
+                worker.call(record, tally)
+        finally:
+            finished.release()
+            release.wait()
+            worker.close()
+
+    threads = [threading.Thread(target=work, args=(i,), name=f"concur-worker-{i}", daemon=True)
+               for i in range(n)]
+    for t in threads:
+        t.start()
+    try:
+        ready.wait()
+    except threading.BrokenBarrierError:
+        for t in threads:
+            t.join()
+        raise (failures[0] if failures else RuntimeError("a worker thread failed during setup")) from None
+    try:
+        with hooks.window():
+            go.set()
+            for _ in range(n):
+                finished.acquire()
+    finally:
+        go.set()
+        release.set()
+        for t in threads:
+            t.join()
+    total = Tally()
+    for t in tallies:
+        total.merge(t)
+    return total

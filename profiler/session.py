@@ -1,0 +1,81 @@
+"""A profiling session: runs trials one after another and keeps results.json current.
+
+The file is rewritten (atomically) after every trial, skip and sweep decision, so a
+Ctrl-C, a crash of concur itself or a killed CI job keeps everything measured so far.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from profiler.results import Results, Skipped, Trial
+from profiler.trial import TrialSpec, run_trial
+
+
+class Progress(Protocol):
+    def trial_started(self, spec: TrialSpec, planned: int | None) -> None: ...
+
+    def trial_finished(self, trial: Trial) -> None: ...
+
+    def note(self, message: str) -> None: ...
+
+
+class SilentProgress:
+    def trial_started(self, spec: TrialSpec, planned: int | None) -> None:
+        pass
+
+    def trial_finished(self, trial: Trial) -> None:
+        pass
+
+    def note(self, message: str) -> None:
+        pass
+
+
+@dataclass
+class Session:
+    results: Results
+    json_path: Path | None = None
+    progress: Progress = field(default_factory=SilentProgress)
+    trial_runner: Callable[[TrialSpec], Any] = run_trial
+    clock: Callable[[], float] = time.monotonic
+    _t0: float = field(default=0.0, init=False)
+
+    def __post_init__(self) -> None:
+        self._t0 = self.clock()
+
+    @property
+    def elapsed_s(self) -> float:
+        return self.clock() - self._t0
+
+    def run(self, spec: TrialSpec, planned: int | None = None) -> Trial:
+        self.progress.trial_started(spec, planned)
+        outcome = self.trial_runner(spec)
+        index = len(self.results.trials)
+        self.results.trials.append(outcome.trial)
+        if outcome.samples and outcome.samples.get("t_s"):
+            self.results.samples.append({"trial": index, **outcome.samples})
+        self.save()
+        self.progress.trial_finished(outcome.trial)
+        return outcome.trial
+
+    def skip(self, model: str, concurrency: int | None, reason: str) -> None:
+        self.results.skipped.append(Skipped(model, concurrency, reason))
+        self.progress.note(f"skipped {model}{'' if concurrency is None else f'×{concurrency}'}: {reason}")
+        self.save()
+
+    def log(self, event: str, message: str, model: str | None = None,
+            concurrency: int | None = None) -> None:
+        """One sweep decision, in the results so a reader can see why the sweep went where it did."""
+        self.results.sweep_log.append({
+            "t_s": round(self.elapsed_s, 3), "event": event, "model": model,
+            "concurrency": concurrency, "message": message,
+        })
+        self.save()
+
+    def save(self) -> None:
+        if self.json_path is not None:
+            self.results.save(self.json_path)

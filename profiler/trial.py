@@ -1,0 +1,268 @@
+"""One trial = one model x concurrency x records x repeat, in a fresh child process.
+
+Why a fresh process: one model's threads, loop or leaked connections must not skew the
+next trial, and a workload that hangs or crashes must take down only its own trial.
+
+The parent and child speak over a pipe:
+    child: "ready" (setup + warm-up done)  -> parent starts the sampler, answers "go"
+    child: "done"  (records processed)      -> parent stops the sampler, answers "ack"
+    child: "result" (latencies, errors, loop lag) or "failed" (why)
+so the sampler's window is exactly the records' window, and teardown is never billed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing as mp
+import pickle
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+import psutil
+
+from profiler.models import MODELS
+from profiler.models.base import Tally
+from profiler.models.processes import WorkerCrashed, describe_exit
+from profiler.results import Trial
+from profiler.sampling import LoopLagMonitor, TreeSampler, TreeSummary
+from profiler.stats import percentile
+
+KILL_GRACE_S = 1.0
+
+
+@dataclass(frozen=True)
+class TrialSpec:
+    target: str
+    model: str
+    concurrency: int
+    records: int
+    repeat: int = 0
+    records_file: str | None = None  # pickled list of records (from --input), else generated
+    timeout_s: float = 120.0
+    sample_interval_s: float = 0.05
+
+
+# ---------------------------------------------------------------- child side
+
+
+class _ChildHooks:
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self.wall_s: float | None = None
+        self.monitor: LoopLagMonitor | None = None
+
+    @contextlib.contextmanager
+    def window(self) -> Iterator[None]:
+        self.conn.send(("ready",))
+        if self.conn.recv() != "go":
+            raise RuntimeError("parent did not start the window")
+        start = time.perf_counter()
+        yield
+        self.wall_s = time.perf_counter() - start
+        self.conn.send(("done", self.wall_s))
+        self.conn.recv()  # "ack": the parent has taken its final sample
+
+    def watch_loop(self, loop: Any) -> LoopLagMonitor:
+        self.monitor = LoopLagMonitor()
+        return self.monitor
+
+
+def _load_records(spec: TrialSpec, workload: Any) -> list[Any]:
+    if spec.records_file:
+        with open(spec.records_file, "rb") as fh:
+            records = pickle.load(fh)
+        return records[: spec.records]
+    return workload.make_records(spec.records)
+
+
+def child_entry(fd: int) -> None:
+    """Entry point of the trial process (`python -c`), so no __main__ of the parent's is
+    re-imported: a user's script calling profile() without a __main__ guard stays safe."""
+    conn = Connection(fd)
+    spec, sys_path = conn.recv()
+    sys.path[:] = sys_path
+    _child_main(conn, spec)
+
+
+def _child_main(conn: Any, spec: TrialSpec) -> None:
+    from profiler.workload import load_target
+
+    try:
+        workload = load_target(spec.target)
+        records = _load_records(spec, workload)
+        if not records:
+            raise RuntimeError("the workload produced no records")
+        model = MODELS[spec.model]
+        hooks = _ChildHooks(conn)
+        tally = model.run(workload, records, spec.concurrency, hooks, spec.target)
+    except WorkerCrashed as exc:
+        conn.send(("crashed", str(exc)))
+        return
+    except BaseException as exc:  # setup or the harness failed: report, do not hang the parent
+        conn.send(("failed", f"{type(exc).__name__}: {exc}"))
+        return
+    conn.send(("result", _child_summary(len(records), tally, hooks)))
+
+
+def _child_summary(n_records: int, tally: Tally, hooks: _ChildHooks) -> dict[str, Any]:
+    lat = sorted(tally.latencies_s)
+    out: dict[str, Any] = {
+        "records": n_records,
+        "wall_s": hooks.wall_s,
+        "errors": sum(tally.errors.values()),
+        "errors_by_type": dict(tally.errors),
+        "error_messages": tally.messages,
+        "latency_p50_ms": percentile(lat, 50) * 1000 if lat else None,
+        "latency_p99_ms": percentile(lat, 99) * 1000 if lat else None,
+    }
+    if hooks.monitor is not None:
+        out.update(hooks.monitor.summary())
+    return out
+
+
+# ---------------------------------------------------------------- parent side
+
+
+@dataclass
+class TrialOutcome:
+    trial: Trial
+    samples: dict[str, list[Any]]
+
+
+def run_trial(spec: TrialSpec) -> TrialOutcome:
+    """Run one trial in a fresh process; never raises for the workload's misbehaviour."""
+    parent_conn, child_conn = mp.Pipe()
+    started = time.monotonic()
+    deadline = started + spec.timeout_s
+    fd = child_conn.fileno()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", f"from profiler.trial import child_entry; child_entry({fd})"],
+        pass_fds=(fd,), stdin=subprocess.DEVNULL,
+    )
+    child_conn.close()
+    parent_conn.send((spec, list(sys.path)))
+    sampler: TreeSampler | None = None
+    summary: TreeSummary | None = None
+    window_start: float | None = None
+    wall_s: float | None = None
+    status, detail, result = "ok", "", None
+    try:
+        while True:
+            msg = _recv(parent_conn, proc, deadline)
+            if msg is None:  # died or timed out
+                if time.monotonic() >= deadline:
+                    status = "timeout"
+                    detail = f"killed after the {spec.timeout_s:g} s trial timeout"
+                else:
+                    status = "crashed"
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        proc.wait(KILL_GRACE_S)
+                    detail = f"trial process died ({describe_exit(proc.returncode)})"
+                break
+            kind = msg[0]
+            if kind == "ready":
+                sampler = TreeSampler(proc.pid, spec.sample_interval_s)
+                sampler.start()
+                window_start = time.perf_counter()
+                parent_conn.send("go")
+            elif kind == "done":
+                wall_s = msg[1]
+                summary = sampler.stop() if sampler else None
+                sampler = None
+                parent_conn.send("ack")
+            elif kind == "result":
+                result = msg[1]
+                break
+            elif kind in ("failed", "crashed"):
+                status, detail = kind, msg[1]
+                break
+    finally:
+        if sampler is not None:  # the window never closed: keep what was sampled
+            summary = sampler.stop()
+            if wall_s is None and window_start is not None:
+                wall_s = time.perf_counter() - window_start
+        _kill_tree(proc)
+        parent_conn.close()
+    return _build(spec, status, detail, result, summary, wall_s)
+
+
+def _recv(conn: Any, proc: Any, deadline: float) -> Any:
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return None
+        if conn.poll(min(remaining, 0.1)):
+            try:
+                return conn.recv()
+            except (EOFError, OSError):
+                return None
+        if proc.poll() is not None and not conn.poll(0):
+            return None
+
+
+def _kill_tree(proc: Any) -> None:
+    try:
+        root = psutil.Process(proc.pid)
+        family = [*root.children(recursive=True), root]
+    except psutil.Error:
+        family = []
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(KILL_GRACE_S)  # a finished trial exits by itself; give it a moment
+    for p in family:
+        with contextlib.suppress(psutil.Error):
+            if p.is_running():
+                p.kill()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(5)
+
+
+def _build(spec: TrialSpec, status: str, detail: str, result: dict[str, Any] | None,
+           summary: TreeSummary | None, wall_s: float | None) -> TrialOutcome:
+    model = MODELS[spec.model]
+    r = result or {}
+    records = r.get("records", spec.records)
+    errors = r.get("errors", 0)
+    wall = wall_s or r.get("wall_s") or 0.0
+    ok_records = records - errors if status == "ok" else 0
+    s = summary or TreeSummary()
+    cpu_util = None
+    if s.cpu_user_s is not None and s.cpu_system_s is not None and wall > 0:
+        cpu_util = (s.cpu_user_s + s.cpu_system_s) / wall
+    trial = Trial(
+        model=spec.model,
+        concurrency=spec.concurrency,
+        repeat=spec.repeat,
+        records=records,
+        errors=errors,
+        wall_s=wall,
+        throughput_rps=ok_records / wall if wall > 0 else 0.0,
+        cpu_user_s=s.cpu_user_s,
+        cpu_system_s=s.cpu_system_s,
+        cpu_util=cpu_util,
+        rss_peak_bytes=s.rss_peak_bytes,
+        threads_peak=s.threads_peak,
+        fds_peak=s.fds_peak,
+        connections_peak=s.connections_peak,
+        ctx_switches_voluntary=s.ctx_switches_voluntary,
+        ctx_switches_involuntary=s.ctx_switches_involuntary,
+        runqueue_wait_s=s.runqueue_wait_s,
+        iowait_frac=s.iowait_frac,
+        latency_p50_ms=r.get("latency_p50_ms"),
+        latency_p99_ms=r.get("latency_p99_ms"),
+        loop_lag_p50_ms=r.get("loop_lag_p50_ms"),
+        loop_lag_p99_ms=r.get("loop_lag_p99_ms"),
+        loop_lag_max_ms=r.get("loop_lag_max_ms"),
+        tasks_peak=r.get("tasks_peak"),
+        status=status,
+        status_detail=detail,
+        workers=model.workers(spec.concurrency, records),
+        errors_by_type=r.get("errors_by_type", {}),
+        error_messages=r.get("error_messages", {}),
+        samples_taken=len(s.samples.get("t_s", [])),
+    )
+    return TrialOutcome(trial, s.samples)

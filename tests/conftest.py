@@ -1,0 +1,71 @@
+"""Shared fixtures: real servers on 127.0.0.1, paths to the labelled workloads."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).parent
+CORE = TESTS / "workloads" / "core.py"
+
+
+def target(name: str) -> str:
+    return f"{CORE}:{name}"
+
+
+class HoldServer:
+    """Accepts TCP connections and keeps each open until the client closes it."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.ready = threading.Event()
+        self.port = 0
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                while await reader.read(1024):
+                    pass
+            finally:
+                writer.close()
+
+        async def start() -> None:
+            server = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=4096)
+            self.port = server.sockets[0].getsockname()[1]
+            self.ready.set()
+
+        self.loop.run_until_complete(start())
+        self.loop.run_forever()
+
+    def __enter__(self) -> HoldServer:
+        self.thread.start()
+        self.ready.wait(5)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+
+
+@pytest.fixture
+def hold_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[HoldServer]:
+    with HoldServer() as server:
+        monkeypatch.setenv("CONCUR_TEST_PORT", str(server.port))
+        yield server
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """`concur ARGS` as a user runs it: a separate process, real exit code and stderr."""
+    env = {**os.environ, "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "profiler", *args], capture_output=True,
+                          text=True, cwd=cwd, timeout=timeout, env=env)
