@@ -41,6 +41,11 @@ def default_out_dir(workload_name: str) -> Path:
     return Path("reports") / f"{safe}-{stamp}"
 
 
+def plain_console() -> Console:
+    """stdout; in CI logs (not a TTY) wide enough that tables and verdicts do not wrap."""
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+
+
 def all_failed(results: Results) -> bool:
     """True when not one record succeeded in any trial: the workload itself is broken."""
     return bool(results.trials) and not any(
@@ -86,7 +91,7 @@ def run(
         max_rss_bytes=int(max_rss_mib * 2**20) if max_rss_mib else None,
         max_loop_lag_p99_ms=max_loop_lag_ms,
     )
-    console = Console(highlight=False)
+    console = plain_console()
     progress = TerminalProgress(stderr_console(), quiet=quiet)
     name = target.rsplit(":", 1)[-1] if ":" in target else Path(target).stem
     out_dir = out or default_out_dir(name)
@@ -104,7 +109,7 @@ def run(
     if results.interrupted:
         raise typer.Exit(EXIT_INTERRUPTED)
     if all_failed(results):
-        stderr_console().print("error: the workload failed in every trial (see the errors above)")
+        print("error: the workload failed in every trial (see the errors above)", file=sys.stderr)
         raise typer.Exit(EXIT_ALL_FAILED)
 
 
@@ -119,7 +124,7 @@ def report(
 
     results = load_results(results_file)
     index = render_report(results, out or results_file.parent)
-    Console(highlight=False).print(f"report: {index}")
+    plain_console().print(f"report: {index}")
 
 
 @app.command()
@@ -134,7 +139,7 @@ def compare(
 
     a, b = load_results(baseline), load_results(candidate)
     outcome = render_compare(a, b, out or default_out_dir("compare"))
-    console = Console(highlight=False)
+    console = plain_console()
     for line in getattr(outcome, "lines", []) or []:
         console.print(line)
     console.print(f"report: {outcome.index_path}")
@@ -145,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code = app(args=argv, prog_name="concur", standalone_mode=False)
     except ConcurError as exc:
-        stderr_console().print(f"error: {exc}", highlight=False, markup=False)
+        print(f"error: {exc}", file=sys.stderr)  # one line, never wrapped or styled
         return exc.exit_code
     except typer.Exit as exc:
         return exc.exit_code

@@ -98,9 +98,6 @@ def print_summary(console: Console, results: Results, verdict: list[str]) -> Non
     console.print(trials_table(results))
     for line in verdict[1:]:
         console.print(line, highlight=False)
-    for s in results.skipped:
-        where = s.model if s.concurrency is None else f"{s.model}×{concurrency_label(s.concurrency)}"
-        console.print(f"skipped {where}: {s.reason}", style="dim", highlight=False)
     for t in results.trials:
         for kind, count in t.errors_by_type.items():
             first = (t.error_messages.get(kind) or [""])[0]

@@ -52,26 +52,31 @@ class _ProcState:
     last_cpu: tuple[float, float] = (0.0, 0.0)
     first_ctx: tuple[int, int] | None = None
     last_ctx: tuple[int, int] = (0, 0)
-    first_runq: dict[int, int] = field(default_factory=dict)
-    last_runq: dict[int, int] = field(default_factory=dict)
+    first_sched: dict[int, tuple[int, int]] = field(default_factory=dict)
+    last_sched: dict[int, tuple[int, int]] = field(default_factory=dict)
 
 
-def read_runqueue_ns(pid: int) -> dict[int, int] | None:
-    """Per-thread run-queue wait (ns) of one process, or None where schedstat is missing."""
+def read_schedstat_ns(pid: int) -> dict[int, tuple[int, int]] | None:
+    """Per-thread (on-CPU ns, run-queue wait ns) of one process; None where schedstat is
+    missing. On-CPU here is nanosecond-exact, where psutil's cpu_times ticks at 10 ms."""
     base = f"/proc/{pid}/task"
     try:
         tids = os.listdir(base)
     except OSError:
         return None
-    out: dict[int, int] = {}
+    out: dict[int, tuple[int, int]] = {}
     for tid in tids:
         try:
             with open(f"{base}/{tid}/schedstat", "rb") as fh:
                 parts = fh.read().split()
-            out[int(tid)] = int(parts[1])
+            out[int(tid)] = (int(parts[0]), int(parts[1]))
         except (OSError, IndexError, ValueError):
             continue
     return out if out or not tids else None
+
+
+def schedstat_available() -> bool:
+    return os.path.exists(f"/proc/{os.getpid()}/task/{threading.get_native_id()}/schedstat")
 
 
 def _count_tcp(proc: psutil.Process) -> int:
@@ -98,7 +103,7 @@ class TreeSampler:
         }
         self._peaks: dict[str, int] = {"rss": 0, "threads": 0, "fds": 0, "conns": 0}
         self._conn_ok = True
-        self._runq_ok = True
+        self._runq_ok = schedstat_available()
         self._next_conn_t = 0.0
         self._next_scan_t = 0.0
         self._last_conns = 0
@@ -164,14 +169,14 @@ class TreeSampler:
                     # A process first seen after the window opened counts from zero.
                     st.first_cpu = st.last_cpu if initial else (0.0, 0.0)
                     st.first_ctx = st.last_ctx if initial else (0, 0)
-                runq = read_runqueue_ns(pid) if self._runq_ok else None
-                if runq is None:
-                    self._runq_ok = False
+                sched = read_schedstat_ns(pid) if self._runq_ok else None
+                if sched is None:  # no schedstat on this kernel, or the process just left
+                    cpu_total += sum(st.last_cpu)
                 else:
-                    for tid, ns in runq.items():
-                        st.first_runq.setdefault(tid, ns if initial else 0)
-                    st.last_runq.update(runq)
-                cpu_total += sum(st.last_cpu)
+                    for tid, pair in sched.items():
+                        st.first_sched.setdefault(tid, pair if initial else (0, 0))
+                    st.last_sched.update(sched)
+                    cpu_total += sum(on for on, _ in st.last_sched.values()) / 1e9
                 rss += mem
                 threads += nth
                 fds += nfd
@@ -220,9 +225,14 @@ class TreeSampler:
         invol = sum(st.last_ctx[1] - (st.first_ctx or st.last_ctx)[1] for st in states)
         runq = None
         if self._runq_ok:
-            runq = sum(
-                ns - st.first_runq.get(tid, 0) for st in states for tid, ns in st.last_runq.items()
-            ) / 1e9
+            on_cpu = sum(pair[0] - st.first_sched.get(tid, (0, 0))[0]
+                         for st in states for tid, pair in st.last_sched.items()) / 1e9
+            runq = sum(pair[1] - st.first_sched.get(tid, (0, 0))[1]
+                       for st in states for tid, pair in st.last_sched.items()) / 1e9
+            # Exact total from schedstat, split user/system in psutil's (tick-based) ratio.
+            ticks = user + system
+            user_share = user / ticks if ticks > 0 else 1.0
+            user, system = on_cpu * user_share, on_cpu * (1 - user_share)
         iowait = None
         if self._sys_cpu0 is not None and hasattr(sys_cpu1, "iowait"):
             total = sum(sys_cpu1) - sum(self._sys_cpu0)

@@ -51,9 +51,13 @@ class Session:
     def elapsed_s(self) -> float:
         return self.clock() - self._t0
 
-    def run(self, spec: TrialSpec, planned: int | None = None) -> Trial:
+    def run(self, spec: TrialSpec, planned: int | None = None, keep: bool = True) -> Trial:
+        """Run one trial; `keep=False` (calibration) shows it but keeps it out of the results."""
         self.progress.trial_started(spec, planned)
         outcome = self.trial_runner(spec)
+        if not keep:
+            self.progress.trial_finished(outcome.trial)
+            return outcome.trial
         index = len(self.results.trials)
         self.results.trials.append(outcome.trial)
         if outcome.samples and outcome.samples.get("t_s"):

@@ -143,6 +143,9 @@ def run_trial(spec: TrialSpec) -> TrialOutcome:
     proc = subprocess.Popen(
         [sys.executable, "-c", f"from profiler.trial import child_entry; child_entry({fd})"],
         pass_fds=(fd,), stdin=subprocess.DEVNULL,
+        # Own process group: a terminal's Ctrl-C reaches only concur, which keeps what was
+        # measured and kills this tree itself (no half-dead child printing tracebacks).
+        process_group=0,
     )
     child_conn.close()
     parent_conn.send((spec, list(sys.path)))
