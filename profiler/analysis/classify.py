@@ -1,0 +1,309 @@
+"""What kind of work is this? CPU-bound, I/O-bound or mixed, refined by how it scaled.
+
+The label comes from one number a user can check: CPU seconds per wall second of the
+sequential trial (`cpu_fraction`). One worker doing pure Python CPU work keeps one core
+busy (≈ 1.0); one worker waiting on a database keeps almost none busy (≈ 0.0). The
+thresholds (≥ 0.7 CPU-bound, ≤ 0.3 I/O-bound) are printed in the evidence so a reader can
+disagree with them. Scaling then refines the label:
+
+- "releases-GIL": threads scaled like processes on CPU work, so the hot code is native
+  and drops the GIL (numpy, hashlib, zlib ...): threads are enough, processes are not needed.
+- "serialized": nothing at N ≥ 4 got meaningfully faster and CPU stayed low, so the work
+  waits on one shared thing (a lock, a DB row, a connection limit): more concurrency
+  cannot help; that resource must change.
+
+When the data cannot carry a verdict (no usable trial, too few records, too short a
+window, CPU not measured) the answer is "unknown" with the reason, never a guess.
+"""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+from profiler.analysis import wording as w
+from profiler.analysis.configs import (
+    Config,
+    concurrency_key,
+    config_label,
+    group_configs,
+)
+from profiler.results import Results, Trial
+from profiler.stats import coefficient_of_variation
+
+CPU_BOUND_AT = 0.70  # cpu_fraction at or above: CPU-bound
+IO_BOUND_AT = 0.30  # cpu_fraction at or below: I/O-bound
+MIN_RECORDS = 20  # fewer records than this and one slow record moves the fraction
+MIN_WALL_S = 0.2  # shorter windows are dominated by sampling granularity (~50 ms)
+FEW_RECORDS = 50  # usable, but confidence drops
+ERROR_ALLOWANCE = 0.01
+
+RELEASES_GIL_SPEEDUP = 1.5  # threads at N ≥ 2 at least this much faster than sequential ...
+RELEASES_GIL_CPU_UTIL = 1.3  # ... while keeping more than this many cores busy
+SERIALIZED_MIN_N = 4
+SERIALIZED_SPEEDUP = 1.3  # no configuration at N ≥ 4 reaches this ...
+SERIALIZED_CPU_UTIL = 0.5  # ... and CPU stays under this many cores
+SCALED_SPEEDUP = 1.3  # worth a sentence of scaling evidence
+
+# Confidence from the distance of cpu_fraction to the nearest threshold.
+HIGH_DISTANCE = 0.10
+MEDIUM_DISTANCE = 0.03
+SINGLE_RUN_SAFE_DISTANCE = 0.20  # this far from a threshold, one run is enough
+NOISY_CV = 0.10
+LEVELS = ("low", "medium", "high")
+
+
+def classify(results: Results) -> dict[str, Any]:
+    """Label the work from its sequential trial(s), refined by scaling evidence.
+
+    Returns {"label", "cpu_fraction", "confidence", "refinements", "evidence",
+    "basis_trial"}; `basis_trial` indexes `results.trials` (the first repeat used).
+    """
+    basis, notes, reason = _choose_basis(results)
+    if basis is None:
+        return _unknown(notes + [reason])
+
+    trials = [results.trials[i] for i in basis]
+    fractions = [_cpu_s(t) / t.wall_s for t in trials]
+    cpu_fraction = sum(_cpu_s(t) for t in trials) / sum(t.wall_s for t in trials)
+    label = _label(cpu_fraction)
+    name = trials[0].label if trials[0].model != "sequential" else "sequential"
+
+    evidence = list(notes)
+    repeats = f" ({len(trials)} repeats)" if len(trials) > 1 else ""
+    evidence.append(
+        f"{name}{repeats}: {cpu_fraction:.2f} CPU s per wall s ({_threshold_phrase(label)})"
+    )
+
+    configs = group_configs(results)
+    base_rps = statistics.fmean(t.throughput_rps for t in trials)
+    refinements: list[str] = []
+    if base_rps > 0:
+        refinements, scaling_evidence = _refine(results, configs, label, name, base_rps, trials[0])
+        evidence.extend(scaling_evidence)
+
+    confidence, why = _confidence(label, cpu_fraction, trials, fractions, fallback=bool(notes))
+    evidence.append(f"confidence {confidence}: {why}")
+    return {
+        "label": label,
+        "cpu_fraction": cpu_fraction,
+        "confidence": confidence,
+        "refinements": refinements,
+        "evidence": evidence,
+        "basis_trial": basis[0],
+    }
+
+
+def _cpu_s(t: Trial) -> float:
+    cpu = t.cpu_s
+    assert cpu is not None  # only usable trials get here
+    return cpu
+
+
+def _unusable(t: Trial) -> str | None:
+    """Why a trial cannot carry a classification, or None when it can."""
+    if t.cpu_s is None:
+        return "CPU time was not measured"
+    if t.records < MIN_RECORDS:
+        return f"only {t.records} records in the timed window (need ≥ {MIN_RECORDS})"
+    if t.wall_s < MIN_WALL_S:
+        return f"timed window of {t.wall_s:.3f} s (need ≥ {MIN_WALL_S} s)"
+    return None
+
+
+def _choose_basis(results: Results) -> tuple[list[int] | None, list[str], str]:
+    """Indices of the trials to classify from, notes about a fallback, and why none if None.
+
+    Sequential first; without a usable one, the lowest-concurrency threads trials (at N = 1
+    that is the same work; at N > 1 the CPU per wall second counts several workers).
+    """
+    ok = [(i, t) for i, t in enumerate(results.trials) if t.status == "ok"]
+    if not ok:
+        return None, [], "no trial completed, so there is nothing to classify"
+
+    sequential = [(i, t) for i, t in ok if t.model == "sequential"]
+    usable = [i for i, t in sequential if _unusable(t) is None]
+    if usable:
+        return usable, [], ""
+
+    if sequential:
+        why_not = f"sequential trial unusable: {_unusable(sequential[0][1])}"
+    elif any(t.model == "sequential" for t in results.trials):
+        why_not = "the sequential trial did not complete"
+    else:
+        why_not = "no sequential trial was run"
+
+    threads = [(i, t) for i, t in ok if t.model == "threads" and t.concurrency >= 1]
+    threads_usable = [(i, t) for i, t in threads if _unusable(t) is None]
+    if not threads_usable:
+        if threads:
+            why_not += f"; threads trials unusable too: {_unusable(threads[0][1])}"
+        return None, [], why_not
+
+    lowest = min(t.concurrency for _, t in threads_usable)
+    basis = [i for i, t in threads_usable if t.concurrency == lowest]
+    note = f"{why_not}: classified from {config_label('threads', lowest)}, the lowest concurrency measured"
+    if lowest > 1:
+        note += (
+            f" (its CPU per wall second adds up {lowest} workers, so it can overstate the CPU "
+            "share of one record)"
+        )
+    return basis, [note], ""
+
+
+def _unknown(evidence: list[str]) -> dict[str, Any]:
+    return {
+        "label": "unknown",
+        "cpu_fraction": None,
+        "confidence": "low",
+        "refinements": [],
+        "evidence": [e for e in evidence if e],
+        "basis_trial": None,
+    }
+
+
+def _label(cpu_fraction: float) -> str:
+    if cpu_fraction >= CPU_BOUND_AT:
+        return "cpu-bound"
+    if cpu_fraction <= IO_BOUND_AT:
+        return "io-bound"
+    return "mixed"
+
+
+def _threshold_phrase(label: str) -> str:
+    if label == "cpu-bound":
+        return f"threshold: ≥ {CPU_BOUND_AT:.2f} is CPU-bound"
+    if label == "io-bound":
+        return f"threshold: ≤ {IO_BOUND_AT:.2f} is I/O-bound"
+    return f"between the I/O-bound ≤ {IO_BOUND_AT:.2f} and CPU-bound ≥ {CPU_BOUND_AT:.2f} thresholds"
+
+
+def _refine(
+    results: Results,
+    configs: list[Config],
+    label: str,
+    base_name: str,
+    base_rps: float,
+    base_trial: Trial,
+) -> tuple[list[str], list[str]]:
+    """Refinements and the scaling sentences that support (or frame) them."""
+    refinements: list[str] = []
+    evidence: list[str] = []
+
+    def speedup(c: Config) -> float:
+        return c.throughput_rps / base_rps
+
+    others = [
+        c for c in configs
+        if not (c.model == base_trial.model and c.concurrency == base_trial.concurrency)
+        and c.model != "sequential"
+    ]
+
+    # Threads scaling like processes on CPU work: the hot code releases the GIL.
+    cpu_work = label in ("cpu-bound", "mixed")
+    threads = [c for c in others if c.model == "threads" and c.concurrency >= 2]
+    if cpu_work and not results.environment.gil_enabled:
+        evidence.append(
+            "free-threaded Python (GIL disabled): threads scaling on CPU work is expected here "
+            "and says nothing about native code"
+        )
+    elif cpu_work:
+        gil_free = [
+            c for c in threads
+            if speedup(c) >= RELEASES_GIL_SPEEDUP
+            and (c.mean_of("cpu_util") or 0.0) > RELEASES_GIL_CPU_UTIL
+        ]
+        if gil_free:
+            best = max(gil_free, key=speedup)
+            sentence = (
+                f"{best.label} ran {w.times(speedup(best))} faster than {base_name} using "
+                f"{w.cores(best.mean_of('cpu_util') or 0.0)} (thresholds: ≥ {RELEASES_GIL_SPEEDUP}× "
+                f"with > {RELEASES_GIL_CPU_UTIL} cores): the work releases the GIL (native code), "
+                "so threads scale like processes"
+            )
+            procs = next((c for c in others if c.model == "processes"
+                          and c.concurrency == best.concurrency), None)
+            if procs is not None:
+                sentence += f" (processes×{procs.concurrency}: {w.times(speedup(procs))})"
+            refinements.append("releases-GIL")
+            evidence.append(sentence)
+        else:
+            best_threads = max(threads, key=speedup, default=None)
+            procs = [c for c in others if c.model == "processes" and c.concurrency >= 2]
+            best_procs = max(procs, key=speedup, default=None)
+            if (best_threads is not None and best_procs is not None
+                    and speedup(best_threads) < SCALED_SPEEDUP
+                    and speedup(best_procs) >= RELEASES_GIL_SPEEDUP):
+                evidence.append(
+                    f"threads reached only {w.times(speedup(best_threads))} ({best_threads.label}) "
+                    f"while {best_procs.label} reached {w.times(speedup(best_procs))}: the GIL "
+                    "serialises the Python work"
+                )
+
+    # Nothing scales at N ≥ 4 while CPU stays low: a shared resource serialises the work.
+    wide = [c for c in others if concurrency_key(c.concurrency) >= SERIALIZED_MIN_N]
+    measured_cpu = [u for u in (c.mean_of("cpu_util") for c in wide) if u is not None]
+    if wide:
+        best = max(wide, key=speedup)
+        if speedup(best) < SERIALIZED_SPEEDUP and measured_cpu and max(measured_cpu) < SERIALIZED_CPU_UTIL:
+            refinements.append("serialized")
+            evidence.append(
+                f"no configuration at N ≥ {SERIALIZED_MIN_N} reached {SERIALIZED_SPEEDUP}× "
+                f"{base_name}: the best, {best.label}, ran {w.times(speedup(best))} "
+                f"({w.rps(best.throughput_rps)} vs {w.rps(base_rps)} records/s) with CPU never "
+                f"above {w.cores(max(measured_cpu))} (threshold: < {SERIALIZED_CPU_UTIL} cores): "
+                "something serialises the work (a lock, a DB row, a connection limit)"
+            )
+            return refinements, evidence
+
+    # Otherwise, say how far the best configuration got and what CPU it needed for it.
+    if "releases-GIL" not in refinements and others:
+        best = max(others, key=speedup)
+        cpu = best.mean_of("cpu_util")
+        if speedup(best) >= SCALED_SPEEDUP and cpu is not None:
+            still = "still " if label == "io-bound" else ""
+            evidence.append(
+                f"{best.label} ran {w.times(speedup(best))} faster than {base_name} with CPU "
+                f"{still}at {w.cores(cpu)}"
+            )
+    return refinements, evidence
+
+
+def _confidence(
+    label: str,
+    cpu_fraction: float,
+    trials: list[Trial],
+    fractions: list[float],
+    *,
+    fallback: bool,
+) -> tuple[str, str]:
+    """A level and the reasons: threshold distance, repeats, spread, errors, basis."""
+    if label == "io-bound":
+        distance, nearest = IO_BOUND_AT - cpu_fraction, IO_BOUND_AT
+    elif label == "cpu-bound":
+        distance, nearest = cpu_fraction - CPU_BOUND_AT, CPU_BOUND_AT
+    else:
+        distance = min(cpu_fraction - IO_BOUND_AT, CPU_BOUND_AT - cpu_fraction)
+        nearest = IO_BOUND_AT if cpu_fraction - IO_BOUND_AT < CPU_BOUND_AT - cpu_fraction else CPU_BOUND_AT
+    level = 2 if distance >= HIGH_DISTANCE else 1 if distance >= MEDIUM_DISTANCE else 0
+    reasons = [f"{distance:.2f} from the {nearest:.2f} threshold"]
+
+    if len(trials) == 1 and distance < SINGLE_RUN_SAFE_DISTANCE:
+        level -= 1
+        reasons.append("measured once")
+    cv = coefficient_of_variation(fractions)
+    if cv is not None and cv > NOISY_CV:
+        level -= 1
+        reasons.append(f"CPU share varied {w.pct(cv)} between repeats (> {w.pct(NOISY_CV)})")
+    records = sum(t.records for t in trials)
+    errors = sum(t.errors for t in trials)
+    if records and errors / records > ERROR_ALLOWANCE:
+        level -= 1
+        reasons.append(f"{w.pct(errors / records)} of records failed")
+    if any(t.records < FEW_RECORDS for t in trials):
+        level -= 1
+        reasons.append(f"fewer than {FEW_RECORDS} records per trial")
+    if fallback:
+        level -= 1
+        reasons.append("not classified from a usable sequential trial")
+    return LEVELS[max(level, 0)], "; ".join(reasons)
