@@ -167,7 +167,8 @@ def _run(target: str, prepared: Prepared, options: RunOptions, progress: Progres
     if prepared.available_records is not None and records > prepared.available_records:
         records = prepared.available_records
     results = new_results(target, prepared, records, options)
-    session = Session(results, Path(options.json_path) if options.json_path else None, progress)
+    session = Session(results, Path(options.json_path) if options.json_path else None, progress,
+                      probe_factory=prepared.workload.probe)
 
     def spec(model: str, n: int, repeat: int, count: int = records) -> TrialSpec:
         return TrialSpec(target=target, model=model, concurrency=n, records=count,

@@ -5,6 +5,7 @@ and returns a named exit code. Every `ConcurError` becomes one line on stderr, e
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import shlex
 import sys
@@ -41,6 +42,13 @@ def default_out_dir(workload_name: str) -> Path:
     return Path("reports") / f"{safe}-{stamp}"
 
 
+def export_workload_env(dsn: str | None, records: int | None, total: int | None) -> None:
+    """Hand run settings to the workload through its environment (children inherit it)."""
+    for key, value in (("CONCUR_DSN", dsn), ("CONCUR_RECORDS", records), ("CONCUR_TOTAL", total)):
+        if value is not None:
+            os.environ[key] = str(value)
+
+
 def plain_console() -> Console:
     """stdout; in CI logs (not a TTY) wide enough that tables and verdicts do not wrap."""
     return Console(highlight=False, width=None if sys.stdout.isatty() else 160)
@@ -55,7 +63,7 @@ def all_failed(results: Results) -> bool:
 
 @app.command()
 def run(
-    target: Annotated[str, typer.Argument(help="file.py[:attr] or package.module[:attr]: a per-record function or a Workload.")],
+    target: Annotated[str, typer.Argument(metavar="TARGET", help="file.py[:attr] or package.module[:attr]: a per-record function or a Workload.")],
     models: Annotated[str | None, typer.Option(help="Comma-separated models: sequential,threads,processes,asyncio-threads,asyncio,uvloop (default: every one that can run the handle).")] = None,
     concurrency: Annotated[str | None, typer.Option(help="Comma-separated N to try for each model, e.g. 1,4,16 (0 = unbounded asyncio); 'auto' or omitted = adaptive sweep.")] = None,
     records: Annotated[int | None, typer.Option(help=f"Records per trial (default: sized to ~1 s by the sweep, {DEFAULT_RECORDS} for an explicit grid).")] = None,
@@ -71,8 +79,13 @@ def run(
     json_path: Annotated[Path | None, typer.Option("--json", help="Also write results.json here (written after every trial).")] = None,
     no_report: Annotated[bool, typer.Option("--no-report", help="Write results.json only, no HTML/PNG report.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines; only the verdict and the table.")] = False,
+    dsn: Annotated[str | None, typer.Option(help="Database URL for workloads that read CONCUR_DSN (the bundled db_batch scenario: PostgreSQL instead of SQLite).")] = None,
 ) -> None:
-    """Run TARGET under several concurrency models, measure each, recommend one."""
+    """Run TARGET under several concurrency models, measure each, recommend one.
+
+    The workload's trials see CONCUR_DSN (from --dsn), CONCUR_RECORDS and CONCUR_TOTAL
+    (from --records/--total) in their environment, so a scenario can size its data.
+    """
     from profiler.analysis import Constraints, verdict_lines
 
     options = RunOptions(
@@ -91,6 +104,7 @@ def run(
         max_rss_bytes=int(max_rss_mib * 2**20) if max_rss_mib else None,
         max_loop_lag_p99_ms=max_loop_lag_ms,
     )
+    export_workload_env(dsn=dsn, records=records, total=total)
     console = plain_console()
     progress = TerminalProgress(stderr_console(), quiet=quiet)
     name = target.rsplit(":", 1)[-1] if ":" in target else Path(target).stem
@@ -157,13 +171,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         stderr_console().print("interrupted")
         return EXIT_INTERRUPTED
-    except Exception as exc:  # click usage errors and friends
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
+    except Exception as exc:
+        # Usage errors from typer's click (vendored in recent typer, a dependency in older):
+        # matched by shape, so either layout prints its one-line usage message.
+        if callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int):
             exc.show()
             return EXIT_USAGE
-        if isinstance(exc, click.exceptions.Abort):
+        if type(exc).__name__ == "Abort":
             return EXIT_INTERRUPTED
         raise
     return code if isinstance(code, int) else EXIT_OK

@@ -66,7 +66,8 @@ class Trial:
     workers: int = 1  # threads/processes running handlers (for time decomposition)
     errors_by_type: dict[str, int] = field(default_factory=dict)
     error_messages: dict[str, list[str]] = field(default_factory=dict)
-    db_connections_peak: int | None = None
+    db_connections_peak: int | None = None  # server-side, from the workload's probe
+    probe_metrics: dict[str, Any] = field(default_factory=dict)
     samples_taken: int = 0
 
     @property

@@ -40,7 +40,8 @@ class Session:
     results: Results
     json_path: Path | None = None
     progress: Progress = field(default_factory=SilentProgress)
-    trial_runner: Callable[[TrialSpec], Any] = run_trial
+    trial_runner: Callable[[TrialSpec, Any], Any] = run_trial
+    probe_factory: Callable[[], Any] | None = None  # Workload.probe: one fresh probe per trial
     clock: Callable[[], float] = time.monotonic
     _t0: float = field(default=0.0, init=False)
 
@@ -54,7 +55,8 @@ class Session:
     def run(self, spec: TrialSpec, planned: int | None = None, keep: bool = True) -> Trial:
         """Run one trial; `keep=False` (calibration) shows it but keeps it out of the results."""
         self.progress.trial_started(spec, planned)
-        outcome = self.trial_runner(spec)
+        probe = self.probe_factory() if self.probe_factory is not None else None
+        outcome = self.trial_runner(spec, probe)
         if not keep:
             self.progress.trial_finished(outcome.trial)
             return outcome.trial

@@ -134,8 +134,10 @@ class TrialOutcome:
     samples: dict[str, list[Any]]
 
 
-def run_trial(spec: TrialSpec) -> TrialOutcome:
-    """Run one trial in a fresh process; never raises for the workload's misbehaviour."""
+def run_trial(spec: TrialSpec, probe: Any = None) -> TrialOutcome:
+    """Run one trial in a fresh process; never raises for the workload's misbehaviour.
+
+    `probe` (from `Workload.probe`) is started and stopped here, around the window."""
     parent_conn, child_conn = mp.Pipe()
     started = time.monotonic()
     deadline = started + spec.timeout_s
@@ -154,6 +156,8 @@ def run_trial(spec: TrialSpec) -> TrialOutcome:
     window_start: float | None = None
     wall_s: float | None = None
     status, detail, result = "ok", "", None
+    probe_started, probe_start_error = False, None
+    probe_metrics: dict[str, Any] = {}
     try:
         while True:
             msg = _recv(parent_conn, proc, deadline)
@@ -171,12 +175,18 @@ def run_trial(spec: TrialSpec) -> TrialOutcome:
             if kind == "ready":
                 sampler = TreeSampler(proc.pid, spec.sample_interval_s)
                 sampler.start()
+                if probe is not None:
+                    probe_start_error = _probe_call(probe.start)
+                    probe_started = True
                 window_start = time.perf_counter()
                 parent_conn.send("go")
             elif kind == "done":
                 wall_s = msg[1]
                 summary = sampler.stop() if sampler else None
                 sampler = None
+                if probe_started:
+                    probe_metrics = {**(_probe_call(probe.stop) or {}), **(probe_start_error or {})}
+                    probe_started = False
                 parent_conn.send("ack")
             elif kind == "result":
                 result = msg[1]
@@ -187,11 +197,25 @@ def run_trial(spec: TrialSpec) -> TrialOutcome:
     finally:
         if sampler is not None:  # the window never closed: keep what was sampled
             summary = sampler.stop()
+            if probe_started:
+                probe_metrics = {**(_probe_call(probe.stop) or {}), **(probe_start_error or {})}
             if wall_s is None and window_start is not None:
                 wall_s = time.perf_counter() - window_start
         _kill_tree(proc)
         parent_conn.close()
-    return _build(spec, status, detail, result, summary, wall_s)
+    trial_outcome = _build(spec, status, detail, result, summary, wall_s)
+    if probe_metrics:
+        trial_outcome.trial.db_connections_peak = probe_metrics.pop("db_connections_peak", None)
+        trial_outcome.trial.probe_metrics = probe_metrics
+    return trial_outcome
+
+
+def _probe_call(fn: Any) -> Any:
+    """A probe's failure is reported in its metrics, never allowed to sink the trial."""
+    try:
+        return fn() if fn is not None else None
+    except Exception as exc:
+        return {"probe_error": f"{type(exc).__name__}: {exc}"}
 
 
 def _recv(conn: Any, proc: Any, deadline: float) -> Any:

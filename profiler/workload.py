@@ -48,11 +48,15 @@ class Workload:
     setup: Callable[..., Any] | None = None
     teardown: Callable[..., Any] | None = None
     async_handle: Callable[..., Any] | None = None
+    # probe() -> an object with start() and stop() -> dict, run by the parent around each
+    # trial's timed window (e.g. a pg_stat_activity sampler on its own connection). Its
+    # dict may hold "db_connections_peak" and any other figures (kept in probe_metrics).
+    probe: Callable[[], Any] | None = None
 
     def __post_init__(self) -> None:
         if self.handle is None and self.async_handle is None:
             raise WorkloadError(f"workload {self.name!r} has neither handle nor async_handle")
-        for label in ("handle", "async_handle", "setup", "teardown"):
+        for label in ("handle", "async_handle", "setup", "teardown", "probe"):
             value = getattr(self, label)
             if value is not None and not callable(value):
                 raise WorkloadError(

@@ -69,3 +69,40 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subpro
     env = {**os.environ, "COLUMNS": "200"}
     return subprocess.run([sys.executable, "-m", "profiler", *args], capture_output=True,
                           text=True, cwd=cwd, timeout=timeout, env=env)
+
+
+class DelayServer(HoldServer):
+    """Answers each line with b"pong\\n" after `delay_s`, many connections at once."""
+
+    def __init__(self, delay_s: float = 0.010) -> None:
+        super().__init__()
+        self.delay_s = delay_s
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                while await reader.readline():
+                    await asyncio.sleep(self.delay_s)
+                    writer.write(b"pong\n")
+                    await writer.drain()
+            except ConnectionError:
+                pass
+            finally:
+                writer.close()
+
+        async def start() -> None:
+            server = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=4096)
+            self.port = server.sockets[0].getsockname()[1]
+            self.ready.set()
+
+        self.loop.run_until_complete(start())
+        self.loop.run_forever()
+
+
+@pytest.fixture
+def delay_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[DelayServer]:
+    with DelayServer() as server:
+        monkeypatch.setenv("CONCUR_TEST_PORT", str(server.port))
+        yield server

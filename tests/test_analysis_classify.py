@@ -158,12 +158,18 @@ def test_no_scaling_with_busy_cpu_is_not_serialized():
     assert "serialized" not in out["refinements"]
 
 
-def test_serialized_needs_a_trial_at_four_or_more():
+def test_serialized_needs_a_concurrent_trial():
+    out = classify(make_results(seq(0.05, throughput_rps=28.0)))
+    assert out["refinements"] == []
+
+
+def test_no_gain_at_two_workers_with_low_cpu_is_serialized():
+    """The sweep stops at N=2 when nothing gains: for wait-bound work that is the evidence."""
     out = classify(make_results(
         seq(0.05, throughput_rps=28.0),
         make_trial("threads", 2, throughput_rps=29.0, cpu_util=0.1),
     ))
-    assert out["refinements"] == []
+    assert out["refinements"] == ["serialized"]
 
 
 def test_scaling_io_work_is_reported_with_its_cpu():

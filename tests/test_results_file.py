@@ -80,7 +80,7 @@ def test_session_rewrites_the_file_after_each_trial(tmp_path):
     path = tmp_path / "results.json"
     seen: list[int] = []
 
-    def runner(spec: TrialSpec) -> TrialOutcome:
+    def runner(spec: TrialSpec, probe=None) -> TrialOutcome:
         seen.append(len(load_results(path).trials) if path.exists() else 0)
         return TrialOutcome(Trial(spec.model, spec.concurrency, 0, 10, 0, 0.1, 100.0), {})
 

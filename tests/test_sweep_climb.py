@@ -1,0 +1,78 @@
+"""The sweep's climbing rules, pinned with hand-made trials (no processes)."""
+
+from __future__ import annotations
+
+from profiler.results import Trial
+from profiler.sweep import Climb, leading_configs, records_for
+
+
+def trial(n: int, rps: float, **kw) -> Trial:
+    base = dict(model="threads", concurrency=n, repeat=0, records=100, errors=0, wall_s=1.0,
+                throughput_rps=rps)
+    base.update(kw)
+    return Trial(**base)
+
+
+def test_climb_doubles_while_throughput_doubles_and_stops_at_the_cap():
+    c = Climb("threads", cap=8)
+    for n, rps in ((2, 200), (4, 400)):
+        assert c.n == n
+        c.observe(trial(n, rps), baseline_rps=100)
+        assert c.stopped is None
+    assert c.n == 8
+    c.observe(trial(8, 800), baseline_rps=100)
+    assert c.stopped and "cap" in c.stopped
+    assert c.best_n == 8
+
+
+def test_climb_stops_when_the_gain_is_under_five_percent():
+    c = Climb("threads", cap=256)
+    c.observe(trial(2, 190), 100)
+    c.observe(trial(4, 196), 100)
+    assert c.stopped and "gain stopped" in c.stopped and c.best_n == 4
+
+
+def test_climb_stops_when_throughput_falls_and_keeps_the_best():
+    c = Climb("processes", cap=16)
+    c.observe(trial(2, 180, model="processes"), 100)
+    c.observe(trial(4, 120, model="processes"), 100)
+    assert c.stopped and "fell" in c.stopped and c.best_n == 2
+
+
+def test_first_step_is_judged_against_the_sequential_baseline():
+    c = Climb("threads", cap=256)
+    c.observe(trial(2, 101), baseline_rps=100)
+    assert c.stopped and "gain stopped" in c.stopped
+
+
+def test_errors_stop_the_climb():
+    c = Climb("asyncio", cap=4096)
+    c.observe(trial(2, 500, errors=5), 100)
+    assert c.stopped and "errors appeared" in c.stopped
+
+
+def test_broken_constraint_stops_the_climb_and_the_config_is_not_best():
+    c = Climb("asyncio", cap=4096, max_connections=10)
+    c.observe(trial(2, 200, connections_peak=2), 100)
+    c.observe(trial(4, 400, connections_peak=40), 100)
+    assert c.stopped and "connections" in c.stopped
+    assert c.best_n == 2
+
+
+def test_crashed_trial_stops_the_climb_with_its_status():
+    c = Climb("processes", cap=4)
+    c.observe(trial(2, 0, status="crashed", status_detail="killed by SIGSEGV"), 100)
+    assert c.stopped and "crashed" in c.stopped and "SIGSEGV" in c.stopped
+
+
+def test_records_for_sizes_to_the_target_time_within_bounds():
+    assert records_for(1.0, 500.0, 4, None) == 500
+    assert records_for(1.0, 5.0, 4, None) == 20  # never fewer than MIN_RECORDS
+    assert records_for(1.0, 10.0, 64, None) == 256  # enough to keep 64 workers busy
+    assert records_for(1.0, 1e9, 1, 300) == 300  # capped by the input file's rows
+
+
+def test_leading_configs_rank_by_mean_throughput_and_skip_erroring_ones():
+    trials = [trial(2, 100), trial(4, 300), trial(4, 280), trial(8, 500, errors=50),
+              trial(16, 250, model="asyncio")]
+    assert leading_configs(trials, 2) == [("threads", 4, 100), ("asyncio", 16, 100)]
