@@ -252,6 +252,7 @@ def write_atomic(path: str | os.PathLike[str], text: str | bytes) -> Path:
     try:
         with os.fdopen(fd, mode, **({} if mode == "wb" else {"encoding": "utf-8"})) as fh:
             fh.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a report is for others to read
         os.replace(tmp, p)
     except BaseException:
         try:
@@ -260,3 +261,9 @@ def write_atomic(path: str | os.PathLike[str], text: str | bytes) -> Path:
             pass
         raise
     return p
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -1,0 +1,69 @@
+"""`render_report`: one results file → a folder a reviewer can open from disk.
+
+The folder holds `index.html` (CSS and script inline, plots as PNG files beside it,
+no network request of any kind), the PNGs, `results.json` and `summary.md`. Every file
+goes through `write_atomic`, so an interrupted render never leaves half a file.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from pathlib import Path
+
+import jinja2
+
+from profiler.report import plots as plotting
+from profiler.report.markdown import summary_markdown
+from profiler.report.views import Plot, build_report
+from profiler.results import Results, write_atomic
+
+_ENV = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def render_template(name: str, **context: object) -> str:
+    return _ENV.get_template(name).render(**context)
+
+
+def save_png(fig: plotting.Figure, path: Path) -> Path:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=plotting.DPI, facecolor="white")
+    return write_atomic(path, buf.getvalue())
+
+
+def render_plots(data: Results | Sequence[plotting.Run], out_dir: Path) -> tuple[Plot, ...]:
+    """Draw every plot into out_dir; a plot without data becomes a note saying why."""
+    views = []
+    for spec in plotting.PLOTS:
+        png = out_dir / f"{spec.key}.png"
+        try:
+            fig = spec.make(data)
+        except plotting.NoData as why:
+            png.unlink(missing_ok=True)  # a stale plot from an earlier render would mislead
+            views.append(Plot(spec.key, spec.title, None, "", spec.caption, str(why)))
+            continue
+        save_png(fig, png)
+        views.append(Plot(spec.key, spec.title, png.name, _alt(spec, fig), spec.caption))
+    return tuple(views)
+
+
+def _alt(spec: plotting.PlotSpec, fig: plotting.Figure) -> str:
+    axes = fig.axes[0]
+    return f"{spec.title}: {axes.get_ylabel()} against {axes.get_xlabel() or fig.axes[-1].get_xlabel()}"
+
+
+def render_report(results: Results, out_dir: Path) -> Path:
+    """Write index.html, the PNG plots, results.json and summary.md; return index.html's path."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plots = render_plots(results, out_dir)
+    report = build_report(results, plots)
+    results.save(out_dir / "results.json")
+    write_atomic(out_dir / "summary.md", summary_markdown(results))
+    return write_atomic(out_dir / "index.html", render_template("index.html.j2", report=report))

@@ -1,0 +1,68 @@
+"""`summary_markdown`: the verdict, the five fastest configurations and the warnings,
+short enough to paste into a pull request (GitHub-flavoured markdown)."""
+
+from __future__ import annotations
+
+from profiler.report import format as fmt
+from profiler.report.aggregate import configurations, recommended_config, sequential_throughput
+from profiler.report.views import build_verdict
+from profiler.results import Results
+
+TOP = 5
+MAX_WARNINGS = 6  # a PR comment stays short; the report has them all
+
+
+def cell(text: str) -> str:
+    """A table cell: pipes escaped, newlines flattened."""
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def summary_markdown(results: Results) -> str:
+    verdict = build_verdict(results)
+    lines = [f"### concur: {cell(results.workload.name)}", ""]
+    lines += [f"**Verdict:** {verdict.headline}", ""]
+    if verdict.figures:
+        lines += ["| | |", "|---|---|"]
+        lines += [f"| {cell(f.label)} | {cell(f.value)}{cell(' (' + f.detail + ')') if f.detail else ''} |"
+                  for f in verdict.figures]
+        lines.append("")
+    lines += top_configurations(results)
+    if verdict.warnings:
+        shown = verdict.warnings[:MAX_WARNINGS]
+        lines += ["**Warnings**", ""] + [f"- {w}" for w in shown]
+        if len(verdict.warnings) > len(shown):
+            lines.append(f"- … and {len(verdict.warnings) - len(shown)} more in the HTML report")
+        lines.append("")
+    env = results.environment
+    foot = f"{env.implementation} {env.python}, {env.cpu_count} cores, GIL {'on' if env.gil_enabled else 'off'}"
+    if results.command:
+        foot = f"`{results.command}` · {foot}"
+    lines.append(f"<sub>{foot} · concur {results.tool_version or fmt.NA}</sub>")
+    return "\n".join(lines) + "\n"
+
+
+def top_configurations(results: Results) -> list[str]:
+    configs = sorted(configurations(results), key=lambda c: c.throughput, reverse=True)[:TOP]
+    if not configs:
+        return ["_No trial finished successfully._", ""]
+    seq = sequential_throughput(results)
+    rec = recommended_config(results)
+    out = [f"**Top {len(configs)} configurations** (mean of repeats; range in brackets)", "",
+           "| Configuration | Throughput | vs sequential | CPU | Connections | Loop lag p99 | Repeats |",
+           "|---|--:|--:|--:|--:|--:|--:|"]
+    for c in configs:
+        thr = [t.throughput_rps for t in c.trials]
+        spread = f" ({fmt.sig(min(thr))}–{fmt.sig(max(thr))})" if len(thr) > 1 else ""
+        name = fmt.config(c.model, c.concurrency)
+        if rec is not None and c.key == rec.key:
+            name = f"**{name}** (recommended)"
+        out.append("| " + " | ".join(cell(x) for x in (
+            name,
+            fmt.rps(c.throughput) + spread,
+            fmt.speedup(c.throughput / seq) if seq else fmt.NA,
+            fmt.cores(c.mean(lambda t: t.cpu_util)),
+            fmt.integer(c.peak(lambda t: t.connections_peak)),
+            fmt.ms(c.mean(lambda t: t.loop_lag_p99_ms)),
+            str(len(c.trials)),
+        )) + " |")
+    return out + [""]

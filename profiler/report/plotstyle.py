@@ -1,0 +1,172 @@
+"""What every report plot shares: Okabe–Ito colours, markers per model, the concurrency
+axis (log₂, with "unbounded" at its own ∞ position), figure size and the `Run` / `NoData`
+types. Single-run plots colour by model; compare plots colour by run (blue baseline,
+vermillion candidate) and keep the marker per model.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
+
+from profiler.report import format as fmt  # noqa: E402
+from profiler.report.aggregate import Config, configurations  # noqa: E402
+from profiler.results import Results, Trial  # noqa: E402
+
+FIGSIZE = (7.0, 4.0)
+DPI = 200  # 1400 × 800 px: sharp on a 2× laptop screen and on paper
+
+# Okabe & Ito (2008), safe for the common colour-vision deficiencies.
+BLACK, ORANGE, SKY, GREEN, YELLOW, BLUE, VERMILLION, PURPLE = (
+    "#000000", "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7",
+)
+GREY = "#999999"
+MODEL_ORDER = ("sequential", "threads", "processes", "asyncio-threads", "asyncio", "uvloop", "dask")
+MODEL_COLOURS = (BLACK, BLUE, GREEN, PURPLE, VERMILLION, ORANGE, SKY, YELLOW)
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+RUN_COLOURS = (BLUE, VERMILLION)
+RUN_LINESTYLES = ("-", "--")
+CONCURRENCY_LABEL = "concurrency N (workers or records in flight, log₂ scale)"
+# Log axes read as 1, 10, 100 rather than 10⁰, 10¹, 10².
+PLAIN_NUMBERS = FuncFormatter(lambda value, _pos: f"{value:,.10g}")
+
+
+class NoData(Exception):
+    """This plot has nothing to show; `str(exc)` says why, in one line."""
+
+
+@dataclass(frozen=True)
+class Run:
+    """One results file on a plot, with the name the legend gives it."""
+
+    label: str
+    results: Results
+
+
+Runs = Results | Sequence[Run]
+
+
+def as_runs(data: Runs) -> list[Run]:
+    return [Run("", data)] if isinstance(data, Results) else list(data)
+
+
+# --- styling -----------------------------------------------------------------------------
+
+def model_rank(model: str) -> tuple[int, str]:
+    return (MODEL_ORDER.index(model) if model in MODEL_ORDER else len(MODEL_ORDER), model)
+
+
+def model_index(model: str) -> int:
+    if model in MODEL_ORDER:
+        return MODEL_ORDER.index(model)
+    return len(MODEL_ORDER) + sum(map(ord, model))  # stable across runs, unlike hash()
+
+
+@dataclass(frozen=True)
+class Style:
+    colour: str
+    marker: str
+    linestyle: str
+    label: str
+
+
+def style(runs: list[Run], run_i: int, model: str) -> Style:
+    marker = MARKERS[model_index(model) % len(MARKERS)]
+    if len(runs) == 1:
+        return Style(MODEL_COLOURS[model_index(model) % len(MODEL_COLOURS)], marker, "-", model)
+    return Style(RUN_COLOURS[run_i % 2], marker, RUN_LINESTYLES[run_i % 2],
+                  f"{runs[run_i].label} · {model}")
+
+
+def row_label(runs: list[Run], run_i: int, model: str, n: int) -> str:
+    base = fmt.config(model, n)
+    return base if len(runs) == 1 else f"{runs[run_i].label} · {base}"
+
+
+def new_figure(size: tuple[float, float] = FIGSIZE) -> Figure:
+    fig = Figure(figsize=size, dpi=DPI, layout="constrained")
+    return fig
+
+
+def finish(ax: Axes, title: str) -> None:
+    ax.set_title(title, fontsize=11, loc="left")
+    ax.grid(True, which="major", color="#dddddd", linewidth=0.6)
+    ax.set_axisbelow(True)
+    ax.spines[["top", "right"]].set_visible(False)
+
+
+# --- the concurrency axis ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class NAxis:
+    """Maps concurrency to x: finite N as itself on a log₂ axis, 0 (unbounded) to ∞_at."""
+
+    max_finite: int
+    has_unbounded: bool
+
+    @property
+    def inf_at(self) -> float:
+        return float(2 ** (math.ceil(math.log2(max(self.max_finite, 1))) + 1))
+
+    def x(self, n: int) -> float:
+        return self.inf_at if n == 0 else float(n)
+
+    def apply(self, ax: Axes) -> None:
+        ax.set_xscale("log", base=2)
+        top = max(self.max_finite, 1)
+        exps = list(range(0, math.ceil(math.log2(top)) + 1))
+        step = max(1, math.ceil(len(exps) / 9))
+        ticks = [2.0**e for e in exps[::step]]
+        labels = [str(int(t)) for t in ticks]
+        if self.has_unbounded:
+            ticks.append(self.inf_at)
+            labels.append("∞\nunbounded")
+            split = math.sqrt(self.inf_at * max(top, 1)) if top > 0 else self.inf_at / 2
+            ax.axvline(split, color=GREY, linewidth=0.8, linestyle=(0, (1, 2)))
+        ax.set_xticks(ticks, labels)
+        ax.minorticks_off()
+        right = self.inf_at if self.has_unbounded else top
+        ax.set_xlim(0.7, right * 1.4)
+        ax.set_xlabel(CONCURRENCY_LABEL)
+
+
+def naxis(runs: list[Run], trials: Callable[[Results], list[Trial]] | None = None) -> NAxis:
+    ns = [t.concurrency for r in runs for t in (trials(r.results) if trials else r.results.trials)]
+    finite = [n for n in ns if n > 0]
+    return NAxis(max(finite, default=1), any(n == 0 for n in ns))
+
+
+def by_model(configs: list[Config]) -> dict[str, list[Config]]:
+    out: dict[str, list[Config]] = {}
+    for c in sorted(configs, key=lambda c: (model_rank(c.model), c.concurrency == 0, c.concurrency)):
+        out.setdefault(c.model, []).append(c)
+    return out
+
+
+def config_rows(runs: list[Run], keep: Callable[[Config], bool]) -> list[tuple[int, Config]]:
+    rows = []
+    for ri, run in enumerate(runs):
+        rows += [(ri, c) for c in configurations(run.results) if keep(c)]
+    rows.sort(key=lambda r: (model_rank(r[1].model), r[1].concurrency == 0, r[1].concurrency, r[0]))
+    return rows
+
+
+def row_height(n: int) -> tuple[float, float]:
+    return (FIGSIZE[0], max(2.6, 0.3 * n + 1.3))
+
+
+def constraint(runs: list[Run], key: str) -> float | None:
+    for run in runs:
+        value = ((run.results.recommendation or {}).get("constraints") or {}).get(key)
+        if isinstance(value, int | float):
+            return float(value)
+    return None

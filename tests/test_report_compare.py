@@ -1,0 +1,108 @@
+"""Compare two runs: who wins, and when the difference is only the noise of the repeats."""
+
+from __future__ import annotations
+
+import pytest
+
+from profiler.report import render_compare
+from profiler.report.compare import METRICS, judge
+from profiler.results import load_results
+from tests.report_fixtures import Page, is_local_reference, make_compare_run
+
+
+@pytest.fixture
+def no_plots(monkeypatch):
+    """Judgement tests do not need the PNGs (test_compare_report_files draws them)."""
+    monkeypatch.setattr("profiler.report.compare.render_plots", lambda runs, out_dir: ())
+
+
+def test_a_clearly_faster_candidate_wins(tmp_path, no_plots):
+    out = render_compare(make_compare_run([300, 305, 310]), make_compare_run([450, 455, 460]), tmp_path)
+    thr = out.delta("throughput")
+    assert out.winner == "candidate" and not out.within_noise
+    assert thr.better == "candidate" and thr.change_pct == pytest.approx(455 / 305 - 1)
+    assert "Welch" in thr.method
+    assert out.verdict.startswith("Candidate is faster: 455 records/s vs 305 records/s (+49.2 %)")
+
+
+def test_a_one_percent_difference_with_wide_repeats_is_within_noise(tmp_path, no_plots):
+    base, cand = [250.0, 300.0, 350.0], [252.5, 303.0, 353.5]  # +1 %, spread ±17 %
+    out = render_compare(make_compare_run(base), make_compare_run(cand), tmp_path)
+    assert out.winner is None and out.within_noise
+    assert out.delta("throughput").within_noise
+    assert out.verdict.startswith("No clear winner")
+    assert "within noise" in Page(out.index_path.read_text(encoding="utf-8")).text
+
+
+def test_a_slower_candidate_loses(tmp_path, no_plots):
+    out = render_compare(make_compare_run([400, 402, 404]), make_compare_run([300, 301, 302]), tmp_path)
+    assert out.winner == "baseline"
+    assert out.verdict.startswith("Candidate is slower")
+
+
+def test_single_repeats_use_a_default_noise_band_and_say_so():
+    assert judge([300.0], [306.0]).within  # +2 % inside ±5 %
+    assert not judge([300.0], [330.0]).within  # +10 %
+    assert "single repeat per side: assumed ±5 % band" in judge([300.0], [306.0]).method
+
+
+def test_a_single_repeat_verdict_says_the_noise_was_assumed(tmp_path, no_plots):
+    out = render_compare(make_compare_run([300]), make_compare_run([400]), tmp_path)
+    assert out.winner == "candidate"
+    assert "beyond the assumed ±5 % noise (one repeat per side" in out.verdict
+
+
+def test_two_repeats_are_judged_by_their_ranges():
+    assert judge([300.0, 320.0], [310.0, 330.0]).within
+    far = judge([300.0, 305.0], [330.0, 335.0])
+    assert not far.within and "min–max" in far.method
+
+
+def test_identical_repeats_fall_back_to_ranges_instead_of_dividing_by_zero():
+    assert judge([8.0, 8.0, 8.0], [8.0, 8.0, 8.0]).within
+    assert not judge([8.0, 8.0, 8.0], [400.0, 400.0, 400.0]).within
+
+
+def test_resource_deltas_are_reported_and_a_costly_winner_is_named(tmp_path, no_plots):
+    base = make_compare_run([300, 305, 310], conns=8)
+    cand = make_compare_run([450, 455, 460], conns=400, lag99=120.0, model="asyncio", n=0)
+    out = render_compare(base, cand, tmp_path)
+    assert [d.key for d in out.deltas] == [m.key for m in METRICS]
+    conns = out.delta("connections_peak")
+    assert (conns.baseline, conns.candidate, conns.better) == (8, 400, "baseline")
+    assert out.delta("loop_lag_p99").within_noise is None  # threads have no loop
+    assert out.delta("cpu_util").better is None
+    assert "But candidate costs more: peak connections 400 vs 8" in out.verdict
+    assert out.candidate_config == "asyncio × unbounded"
+
+
+def test_compare_report_files(tmp_path):
+    a, b = make_compare_run([300, 305, 310]), make_compare_run([450, 455, 460])
+    out = render_compare(a, b, tmp_path, labels=("main", "PR #12"))
+    page = Page(out.index_path.read_text(encoding="utf-8"))
+    assert out.index_path == tmp_path / "index.html"
+    assert "PR #12 better" in page.text and out.winner == "PR #12"
+    assert page.rows["deltas"] == len(METRICS)
+    assert page.rows["trials-main"] == len(a.trials) and page.rows["trials-PR-12"] == len(b.trials)
+    assert page.imgs and all((tmp_path / src).is_file() for src in page.imgs)
+    assert all(is_local_reference(v) for _, _, v in page.links)
+    assert load_results(tmp_path / "main.json").to_dict() == a.to_dict()
+    assert load_results(tmp_path / "PR-12.json").to_dict() == b.to_dict()
+    assert "| Throughput | 305 records/s | 455 records/s | +49.2 % | PR #12 better |" in (
+        tmp_path / "summary.md").read_text(encoding="utf-8")
+
+
+def test_compare_with_a_run_that_has_no_successful_trial(tmp_path, no_plots):
+    broken = make_compare_run([300])
+    for t in broken.trials:
+        t.status = "crashed"
+    out = render_compare(make_compare_run([300, 310]), broken, tmp_path)
+    assert out.winner is None and out.verdict.startswith("No comparison")
+    assert out.index_path.is_file()
+
+
+def test_different_environments_are_flagged(tmp_path, no_plots):
+    b = make_compare_run([450, 455, 460])
+    b.environment.cpu_count = 16
+    out = render_compare(make_compare_run([300, 305, 310]), b, tmp_path)
+    assert "different environments (2 vs 16 cores" in Page(out.index_path.read_text(encoding="utf-8")).text
