@@ -193,6 +193,8 @@ def _run(target: str, prepared: Prepared, options: RunOptions, progress: Progres
     except KeyboardInterrupt:
         results.interrupted = True
         progress.note("interrupted: keeping the trials measured so far")
+    if results.trials:  # the sweep sizes each trial to ~1 s: report the largest
+        results.workload.records_per_trial = max(t.records for t in results.trials)
     results.finished_at = now_iso()
     session.save()
     return results

@@ -10,7 +10,7 @@ import re
 import shlex
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -157,6 +157,81 @@ def compare(
     for line in getattr(outcome, "lines", []) or []:
         console.print(line)
     console.print(f"report: {outcome.index_path}")
+
+
+@app.command()
+def gate(
+    baseline: Annotated[str, typer.Option(help="The current implementation: a target (file.py:attr) to run now, or a results.json.")],
+    candidate: Annotated[str, typer.Option(help="The proposed rewrite: a target or a results.json.")],
+    baseline_config: Annotated[str | None, typer.Option(help="Pin the baseline's configuration, MODEL:N (e.g. threads:16); default: its best.")] = None,
+    candidate_config: Annotated[str | None, typer.Option(help="Pin the candidate's configuration, MODEL:N; default: its best.")] = None,
+    max_slowdown: Annotated[float | None, typer.Option(help="Fail when the candidate is slower than this fraction beyond noise (default 0.05).")] = None,
+    min_speedup: Annotated[float | None, typer.Option(help="Fail unless the candidate is at least this many times faster (e.g. 1.2).")] = None,
+    max_connections: Annotated[int | None, typer.Option(help="Fail when the candidate's peak connections (client or DB side) exceed this.")] = None,
+    max_connections_increase: Annotated[float | None, typer.Option(help="Fail when peak connections grow by more than this fraction (1.0 = doubled).")] = None,
+    max_cpu_increase: Annotated[float | None, typer.Option(help="Fail when CPU per record grows by more than this fraction beyond noise.")] = None,
+    max_loop_lag_p99_ms: Annotated[float | None, typer.Option(help="Fail when the candidate's event-loop lag p99 exceeds this many ms.")] = None,
+    max_rss_increase: Annotated[float | None, typer.Option(help="Fail when peak RSS grows by more than this fraction.")] = None,
+    config: Annotated[Path | None, typer.Option(help="pyproject.toml with [tool.concur.gate] (default: the nearest one from here).")] = None,
+    repeat: Annotated[int, typer.Option(help="Interleaved repeats per side when running targets.")] = 5,
+    budget: Annotated[float, typer.Option(help="Seconds for finding each unpinned side's best configuration and the repeats.")] = 60.0,
+    records: Annotated[int | None, typer.Option(help="Records per trial, both sides (default: ~1 s of the slower side).")] = None,
+    models: Annotated[str | None, typer.Option(help="Models the sweeps may use (default: all that can run).")] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds before a trial is killed.")] = DEFAULT_TIMEOUT_S,
+    markdown: Annotated[Path | None, typer.Option(help="Write a pull-request comment (markdown) here.")] = None,
+    junit: Annotated[Path | None, typer.Option(help="Write JUnit XML here (one testcase per check).")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the gate outcome as JSON here.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Folder for the side-by-side HTML report (default reports/gate-<timestamp>/).")] = None,
+    no_report: Annotated[bool, typer.Option("--no-report", help="Skip the HTML report.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+) -> None:
+    """Fail (exit 1) when the candidate is slower or heavier than the baseline, beyond noise.
+
+    Exit codes: 0 pass, 1 a check failed, 2 usage/config/input error, 3 a side could not run.
+    """
+    from profiler.gate import evaluate, load_thresholds, parse_config, side_from_results
+    from profiler.gate_run import GateSpec, measure_sides
+    from profiler.report.gate_outputs import gate_json, gate_junit, gate_markdown
+    from profiler.results import write_atomic
+
+    thresholds, source = load_thresholds({
+        "max_slowdown": max_slowdown, "min_speedup": min_speedup, "max_connections": max_connections,
+        "max_connections_increase": max_connections_increase, "max_cpu_increase": max_cpu_increase,
+        "max_loop_lag_p99_ms": max_loop_lag_p99_ms, "max_rss_increase": max_rss_increase,
+    }, config=config)
+    if repeat < 1:
+        raise ConcurError(f"--repeat must be ≥ 1, not {repeat}")
+    spec = GateSpec(baseline, candidate, parse_config(baseline_config), parse_config(candidate_config),
+                    repeats=repeat, budget_s=budget, records=records, models=parse_models(models),
+                    timeout_s=timeout)
+    a, b = measure_sides(spec, TerminalProgress(stderr_console(), quiet=quiet))
+    outcome = evaluate(side_from_results("baseline", a, spec.baseline_config),
+                       side_from_results("candidate", b, spec.candidate_config), thresholds, source)
+    console = plain_console()
+    console.print(outcome.verdict(), style="bold green" if outcome.passed else "bold red")
+    console.print(gate_table(outcome))
+    for path, text in ((markdown, gate_markdown), (junit, gate_junit), (json_out, gate_json)):
+        if path is not None:
+            write_atomic(path, text(outcome))
+    if not no_report:
+        from profiler.report import render_compare
+
+        compared = render_compare(a, b, out or default_out_dir("gate"))
+        console.print(f"report: {compared.index_path}")
+    if not outcome.passed:
+        raise typer.Exit(EXIT_GATE_FAILED)
+
+
+def gate_table(outcome: Any) -> Any:
+    from rich.table import Table
+
+    table = Table(title="concur gate")
+    for col in ("check", "result", "baseline", "candidate", "delta", "threshold", "note"):
+        table.add_column(col)
+    for ch in outcome.checks:
+        table.add_row(ch.name, "pass" if ch.passed else "[red]FAIL[/red]", ch.baseline, ch.candidate,
+                      ch.delta, ch.threshold, ch.note)
+    return table
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -75,7 +75,9 @@ class TerminalProgress:
 
 
 def trials_table(results: Results) -> Table:
-    table = Table(title=f"concur: {results.workload.name} ({results.workload.records_per_trial} records per trial)")
+    sizes = {t.records for t in results.trials}
+    per_trial = f"{max(sizes):,} records per trial" if len(sizes) == 1 else f"{min(sizes):,}–{max(sizes):,} records per trial"
+    table = Table(title=f"concur: {results.workload.name} ({per_trial if sizes else 'no trials'})")
     for col, justify in (("model", "left"), ("N", "right"), ("records/s", "right"),
                          ("cpu_util", "right"), ("RSS", "right"), ("conns", "right"),
                          ("loop lag p99", "right"), ("errors", "right"), ("status", "left")):
