@@ -222,6 +222,18 @@ def gate(
         raise typer.Exit(EXIT_GATE_FAILED)
 
 
+@app.command()
+def scenarios() -> None:
+    """List the bundled example workloads, one line each, with the command to run each."""
+    from scenarios import CATALOG
+
+    console = plain_console()
+    for sc in CATALOG:
+        console.print(f"[bold]{sc.name}[/bold]  {sc.target}", highlight=False)
+        console.print(f"    {sc.description}", highlight=False, markup=False)
+        console.print(f"    $ {sc.command}", style="cyan", highlight=False, markup=False)
+
+
 def gate_table(outcome: Any) -> Any:
     from rich.table import Table
 
