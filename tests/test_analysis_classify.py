@@ -206,3 +206,14 @@ def test_failing_records_lower_confidence():
     out = classify(make_results(seq(0.05, errors=100)))
     assert out["confidence"] == "medium"
     assert any("10 % of records failed" in e for e in out["evidence"])
+
+
+def test_run_queue_wait_counts_as_cpu_demand_on_a_busy_machine():
+    """A CPU-bound worker that got 0.6 of a core and queued 0.3 s per second for one is
+    still CPU-bound; the evidence shows both parts."""
+    trial = seq(0.6)
+    trial.runqueue_wait_s = 0.3 * trial.wall_s
+    out = classify(make_results(trial))
+    assert out["label"] == "cpu-bound"
+    assert out["cpu_fraction"] == pytest.approx(0.9)
+    assert "0.60 on CPU + 0.30 runnable" in out["evidence"][0]

@@ -1,7 +1,7 @@
 """What kind of work is this? CPU-bound, I/O-bound or mixed, refined by how it scaled.
 
 The label comes from one number a user can check: CPU seconds per wall second of the
-sequential trial (`cpu_fraction`). One worker doing pure Python CPU work keeps one core
+sequential trial (`cpu_fraction`; run-queue wait counts as CPU, see `_cpu_demand_s`). One worker doing pure Python CPU work keeps one core
 busy (≈ 1.0); one worker waiting on a database keeps almost none busy (≈ 0.0). The
 thresholds (≥ 0.7 CPU-bound, ≤ 0.3 I/O-bound) are printed in the evidence so a reader can
 disagree with them. Scaling then refines the label:
@@ -64,15 +64,19 @@ def classify(results: Results) -> dict[str, Any]:
         return _unknown(notes + [reason])
 
     trials = [results.trials[i] for i in basis]
-    fractions = [_cpu_s(t) / t.wall_s for t in trials]
-    cpu_fraction = sum(_cpu_s(t) for t in trials) / sum(t.wall_s for t in trials)
+    fractions = [_cpu_demand_s(t) / t.wall_s for t in trials]
+    wall = sum(t.wall_s for t in trials)
+    cpu_fraction = sum(_cpu_demand_s(t) for t in trials) / wall
     label = _label(cpu_fraction)
     name = trials[0].label if trials[0].model != "sequential" else "sequential"
 
     evidence = list(notes)
     repeats = f" ({len(trials)} repeats)" if len(trials) > 1 else ""
+    queued = sum(t.runqueue_wait_s or 0.0 for t in trials) / wall
+    parts = (f" ({cpu_fraction - queued:.2f} on CPU + {queued:.2f} runnable, waiting for a core "
+             "on this busy machine)" if queued >= 0.05 else "")
     evidence.append(
-        f"{name}{repeats}: {cpu_fraction:.2f} CPU s per wall s ({_threshold_phrase(label)})"
+        f"{name}{repeats}: {cpu_fraction:.2f} CPU s per wall s{parts} ({_threshold_phrase(label)})"
     )
 
     configs = group_configs(results)
@@ -94,10 +98,12 @@ def classify(results: Results) -> dict[str, Any]:
     }
 
 
-def _cpu_s(t: Trial) -> float:
+def _cpu_demand_s(t: Trial) -> float:
+    """CPU the worker used plus the time it was runnable but had no core: on a busy
+    machine a CPU-bound worker queues for a core, and that wait is CPU demand, not I/O."""
     cpu = t.cpu_s
     assert cpu is not None  # only usable trials get here
-    return cpu
+    return cpu + (t.runqueue_wait_s or 0.0)
 
 
 def _unusable(t: Trial) -> str | None:
