@@ -63,14 +63,16 @@ class Grid:
 
 def explicit_grid(workload: Workload, models: list[str] | None, concurrency: list[int] | None,
                   unpicklable: str | None = None) -> Grid:
-    """Pairs to run. A value invalid for a model the user named is an error (exit 2);
-    for a model left at the default it is skipped with the reason, so `--concurrency 0`
-    alone means "unbounded, where that exists"."""
+    """Pairs to run. A value no runnable model accepts is an error (exit 2: "concurrency 0
+    for threads"); a value only some accept is skipped for the others with the reason, so
+    `--models threads,asyncio --concurrency 8,0` runs threads×8, asyncio×8 and asyncio×0."""
     named = models is not None
     chosen = models or list(MODELS)
     defaults = default_grid()
     pairs: list[tuple[str, int]] = []
     skipped: list[Skipped] = []
+    rejected: dict[int, list[str]] = {}
+    runnable: list[str] = []
     for name in chosen:
         model = get_model(name)
         shape = model.reason_cannot_run(workload)
@@ -82,15 +84,20 @@ def explicit_grid(workload: Workload, models: list[str] | None, concurrency: lis
         if name == "processes" and unpicklable:
             skipped.append(Skipped(name, None, unpicklable))
             continue
+        runnable.append(name)
         values = [1] if name == "sequential" else (concurrency or defaults[name])
         for n in values:
             reason = model.concurrency_error(n)
             if reason:
-                if named:
-                    raise ConfigError(reason)
+                rejected.setdefault(n, []).append(reason)
                 skipped.append(Skipped(name, n, reason))
             else:
                 pairs.append((name, n))
+    if named and concurrency:
+        accepted = {n for _, n in pairs}
+        for n in concurrency:
+            if n not in accepted and n in rejected and set(runnable) - {"sequential"}:
+                raise ConfigError(rejected[n][0])
     if not pairs:
         raise ConfigError("nothing to run: " + "; ".join(s.reason for s in skipped))
     return Grid(pairs, skipped)

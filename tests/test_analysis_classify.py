@@ -217,3 +217,22 @@ def test_run_queue_wait_counts_as_cpu_demand_on_a_busy_machine():
     assert out["label"] == "cpu-bound"
     assert out["cpu_fraction"] == pytest.approx(0.9)
     assert "0.60 on CPU + 0.30 runnable" in out["evidence"][0]
+
+
+def test_cpu_that_does_not_grow_with_n_counts_as_low_for_serialized():
+    """0.6 cores of per-record work that stays at 0.6 at every N is stuck, not scaling."""
+    out = classify(make_results(
+        seq(0.6, throughput_rps=100.0),
+        make_trial("threads", 4, throughput_rps=106.0, cpu_util=0.65),
+        make_trial("processes", 4, throughput_rps=88.0, cpu_util=0.62),
+    ))
+    assert "serialized" in out["refinements"]
+
+
+def test_pure_python_cpu_is_not_serialized_when_processes_scale():
+    out = classify(make_results(
+        seq(0.95, throughput_rps=100.0),
+        make_trial("threads", 2, throughput_rps=98.0, cpu_util=1.0),
+        make_trial("processes", 2, throughput_rps=190.0, cpu_util=1.9),
+    ))
+    assert "serialized" not in out["refinements"]

@@ -42,7 +42,8 @@ RELEASES_GIL_SPEEDUP = 1.5  # threads at N ≥ 2 at least this much faster than 
 RELEASES_GIL_CPU_UTIL = 1.3  # ... while keeping more than this many cores busy
 SERIALIZED_MIN_N = 2  # the sweep stops a climb at N=2 when nothing gains; that is evidence enough
 SERIALIZED_SPEEDUP = 1.3  # no configuration at N ≥ 2 reaches this ...
-SERIALIZED_CPU_UTIL = 0.5  # ... and CPU stays under this many cores
+SERIALIZED_CPU_UTIL = 0.5  # ... and CPU stays under this many cores,
+SERIALIZED_CPU_GROWTH = 1.3  # ... or under this multiple of sequential's (CPU did not grow with N)
 SCALED_SPEEDUP = 1.3  # worth a sentence of scaling evidence
 
 # Confidence from the distance of cpu_fraction to the nearest threshold.
@@ -249,15 +250,21 @@ def _refine(
     # Nothing scales at N ≥ 2 while CPU stays low: a shared resource serialises the work.
     wide = [c for c in others if concurrency_key(c.concurrency) >= SERIALIZED_MIN_N]
     measured_cpu = [u for u in (c.mean_of("cpu_util") for c in wide) if u is not None]
-    if wide:
+    # "Low" is relative: a job with 0.6 cores of per-record work that never gets past
+    # 0.6 cores at any N is as stuck as an idle one (the SQLite writer of the seed job).
+    cpu_limit = max(SERIALIZED_CPU_UTIL, SERIALIZED_CPU_GROWTH * (base_trial.cpu_util or 0.0))
+    # CPU-bound work that does not scale is the GIL's doing (processes are the answer),
+    # not a shared resource's.
+    if wide and label != "cpu-bound":
         best = max(wide, key=speedup)
-        if speedup(best) < SERIALIZED_SPEEDUP and measured_cpu and max(measured_cpu) < SERIALIZED_CPU_UTIL:
+        if speedup(best) < SERIALIZED_SPEEDUP and measured_cpu and max(measured_cpu) < cpu_limit:
             refinements.append("serialized")
             evidence.append(
                 f"no configuration at N ≥ {SERIALIZED_MIN_N} reached {SERIALIZED_SPEEDUP}× "
                 f"{base_name}: the best, {best.label}, ran {w.times(speedup(best))} "
                 f"({w.rps(best.throughput_rps)} vs {w.rps(base_rps)} records/s) with CPU never "
-                f"above {w.cores(max(measured_cpu))} (threshold: < {SERIALIZED_CPU_UTIL} cores): "
+                f"above {w.cores(max(measured_cpu))} (threshold: < {w.cores(cpu_limit)}, the larger of "
+                f"{SERIALIZED_CPU_UTIL} and {SERIALIZED_CPU_GROWTH}× sequential's): "
                 "something serialises the work (a lock, a DB row, a connection limit)"
             )
             return refinements, evidence

@@ -1,0 +1,186 @@
+"""The founding story, measured end to end on PostgreSQL.
+
+For each implementation of the database batch job (`scenarios.db_batch`):
+1. concur's adaptive sweep finds its best configuration and predicts the wall time of a
+   batch 10× the measured size (300,000 records for the default 30,000);
+2. that configuration processes --records records (30,000) in one trial;
+3. the naive rewrite also runs as it was written, unbounded (skip with --no-unbounded).
+It prints wall times, server-side connection peaks, client and server CPU, errors, and
+the sweep's prediction against 10× the measured run (the design asks for ±15 %).
+
+    /tmp/venv/bin/python benchmarks/seed_story.py [--records N] [--budget S] [--dsn DSN]
+
+The DSN comes from --dsn, else CONCUR_DSN, else postgresql://postgres@127.0.0.1:5432/test.
+Server CPU is read with psutil from the local PostgreSQL processes (all of them: other
+clients of the same server count too); it is "n/a" for a remote server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import psutil
+
+DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+IMPLEMENTATIONS = (  # (name, target, models the sweep may use)
+    ("sync_pool", "scenarios.db_batch:sync_pool", ["sequential", "threads"]),
+    ("async_naive", "scenarios.db_batch:async_naive", ["asyncio"]),
+    ("async_pool", "scenarios.db_batch:async_pool", ["asyncio"]),
+)
+
+
+@dataclass
+class Row:
+    implementation: str
+    configuration: str
+    wall_s: float | None = None
+    throughput_rps: float | None = None
+    errors: str = ""
+    db_connections_peak: int | None = None
+    client_cpu_s: float | None = None
+    server_cpu_s: float | None = None
+    predicted_s: float | None = None  # the sweep's prediction for 10 × records
+    measured_x10_s: float | None = None
+    note: str = ""
+
+
+def postgres_cpu_s(dsn: str) -> float | None:
+    """CPU seconds of the local PostgreSQL server so far, exited backends included (they
+    are in the postmaster's children times once reaped); None when it cannot be read."""
+    host = urlparse(dsn).hostname if "://" in dsn else None
+    if host not in (None, "", "localhost", "127.0.0.1", "::1"):
+        return None
+    total, found = 0.0, False
+    for proc in psutil.process_iter(["name"]):
+        if proc.info["name"] not in ("postgres", "postmaster"):
+            continue
+        try:
+            t = proc.cpu_times()
+        except psutil.Error:
+            continue
+        total += t.user + t.system + t.children_user + t.children_system
+        found = True
+    return total if found else None
+
+
+def sweep(target: str, models: list[str], total: int, budget_s: float, out: Path) -> Any:
+    from profiler.api import RunOptions, profile
+
+    options = RunOptions(models=models, budget_s=budget_s, total=total,
+                         json_path=str(out / f"{target.rsplit(':', 1)[-1]}-sweep.json"),
+                         command=f"concur run {target} --models {','.join(models)} "
+                                 f"--total {total} --budget {budget_s:g}")
+    return profile(target, options)
+
+
+def measure(name: str, target: str, model: str, n: int, records: int, dsn: str,
+            timeout_s: float) -> Row:
+    from profiler.trial import TrialSpec, run_trial
+    from scenarios import db_batch
+
+    label = f"{model}×{'unbounded' if n == 0 else n}"
+    before = postgres_cpu_s(dsn)
+    trial = run_trial(TrialSpec(target, model, n, records, timeout_s=timeout_s),
+                      probe=db_batch.probe()).trial
+    after = postgres_cpu_s(dsn)
+    errors = ", ".join(f"{k} ×{v:,}" for k, v in trial.errors_by_type.items())
+    return Row(
+        implementation=name, configuration=label,
+        wall_s=trial.wall_s, throughput_rps=trial.throughput_rps, errors=errors or "none",
+        db_connections_peak=trial.db_connections_peak, client_cpu_s=trial.cpu_s,
+        server_cpu_s=(after - before) if before is not None and after is not None else None,
+        measured_x10_s=10 * trial.wall_s if trial.status == "ok" and not trial.errors else None,
+        note="" if trial.status == "ok" else f"{trial.status}: {trial.status_detail}",
+    )
+
+
+def recommended_prediction(results: Any) -> tuple[str, int, float | None] | None:
+    rec = results.recommendation or {}
+    if rec.get("model") is None:
+        return None
+    row = next((r for r in (results.predictions or {}).get("rows", []) if r.get("recommended")), None)
+    return rec["model"], rec["concurrency"], (row or {}).get("wall_s")
+
+
+def fmt(value: float | None, spec: str = ",.1f", unit: str = "") -> str:
+    return "n/a" if value is None else f"{value:{spec}}{unit}"
+
+
+def print_table(rows: list[Row], records: int) -> None:
+    total = 10 * records
+    head = (f"{'implementation':<12} {'configuration':<18} {'wall':>9} {'rec/s':>8} "
+            f"{'db conns':>8} {'client CPU':>10} {'server CPU':>10} "
+            f"{f'predicted {total:,}':>17} {'10× measured':>13} {'error':>7}  errors")
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        err = ""
+        if r.predicted_s and r.measured_x10_s:
+            err = f"{(r.predicted_s - r.measured_x10_s) / r.measured_x10_s:+.0%}"
+        print(f"{r.implementation:<12} {r.configuration:<18} {fmt(r.wall_s, ',.1f', ' s'):>9} "
+              f"{fmt(r.throughput_rps, ',.0f'):>8} {fmt(r.db_connections_peak, 'd'):>8} "
+              f"{fmt(r.client_cpu_s, ',.1f', ' s'):>10} {fmt(r.server_cpu_s, ',.1f', ' s'):>10} "
+              f"{fmt(r.predicted_s, ',.0f', ' s'):>17} {fmt(r.measured_x10_s, ',.0f', ' s'):>13} "
+              f"{err:>7}  {r.errors}{f' ({r.note})' if r.note else ''}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--records", type=int, default=30_000, help="records of the measured run (default 30,000)")
+    parser.add_argument("--budget", type=float, default=45.0, help="seconds of adaptive sweep per implementation")
+    parser.add_argument("--dsn", default=os.environ.get("CONCUR_DSN") or DEFAULT_DSN)
+    parser.add_argument("--table", default=os.environ.get("CONCUR_DB_TABLE") or "concur_db_batch")
+    parser.add_argument("--no-unbounded", action="store_true", help="skip the naive rewrite's unbounded run")
+    parser.add_argument("--out", type=Path, default=None, help="folder for the sweeps' results.json")
+    args = parser.parse_args(argv)
+
+    from scenarios import db_store
+
+    os.environ["CONCUR_DSN"] = args.dsn  # the trials' child processes read it
+    os.environ["CONCUR_DB_TABLE"] = args.table
+    os.environ["CONCUR_RECORDS"] = str(max(args.records, db_store.DEFAULT_ROWS))
+    out = args.out or Path("reports") / f"seed-story-{dt.datetime.now():%Y%m%d-%H%M%S}"
+    out.mkdir(parents=True, exist_ok=True)
+    timeout_s = max(600.0, args.records / 5)
+
+    started = time.monotonic()
+    backend = db_store.ensure_table()
+    print(f"seed story on {backend.describe()}; measured runs of {args.records:,} records, "
+          f"predictions for {10 * args.records:,}", flush=True)
+    rows: list[Row] = []
+    for name, target, models in IMPLEMENTATIONS:
+        print(f"\n[{name}] adaptive sweep over {','.join(models)} ({args.budget:g} s budget) …", flush=True)
+        results = sweep(target, models, 10 * args.records, args.budget, out)
+        choice = recommended_prediction(results)
+        if choice is None:
+            print(f"[{name}] no recommendation: {results.recommendation.get('sentence')}")
+            rows.append(Row(name, "none", note="the sweep recommended nothing"))
+            continue
+        model, n, predicted = choice
+        print(f"[{name}] sweep: {results.recommendation['sentence']}", flush=True)
+        print(f"[{name}] measuring {model}×{n or 'unbounded'} on {args.records:,} records …", flush=True)
+        row = measure(name, target, model, n, args.records, args.dsn, timeout_s)
+        row.predicted_s = predicted
+        rows.append(row)
+        if name == "async_naive" and not args.no_unbounded and n != 0:
+            print(f"[{name}] measuring asyncio×unbounded (the rewrite as written) …", flush=True)
+            rows.append(measure(name, target, "asyncio", 0, args.records, args.dsn, timeout_s))
+
+    print()
+    print_table(rows, args.records)
+    print(f"\nserver CPU: all local PostgreSQL processes during the window (other clients "
+          f"included); sweeps' results in {out}; {time.monotonic() - started:,.0f} s in all")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
+    sys.exit(main())

@@ -1,0 +1,149 @@
+"""The founding story on a real PostgreSQL: the naive asyncio rewrite drowns the database
+in connections that the thread-pool job never opened, and concur's verdict says so.
+
+Needs PostgreSQL at CONCUR_TEST_DSN (default postgresql://postgres@127.0.0.1:5432/test):
+skipped when it is unreachable, a failure when CI=true. The jobs connect as a role of
+their own, `concur_story`, with CONNECTION LIMIT 60: the unbounded rewrite then runs
+out of connections at that limit (PostgreSQL answers "too many connections for role",
+the same TooManyConnectionsError as "too many clients") instead of taking every slot of
+a server that other tests share. The table is private to this test session and dropped
+afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from profiler.results import load_results
+from profiler.trial import TrialSpec, run_trial
+from tests.conftest import run_cli
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+
+ADMIN_DSN = os.environ.get("CONCUR_TEST_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+ROLE = "concur_story"
+ROLE_CONNECTION_LIMIT = 60
+RECORDS = 2000
+
+
+def _role_dsn(admin_dsn: str) -> str:
+    from psycopg.conninfo import conninfo_to_dict
+
+    info = conninfo_to_dict(admin_dsn)
+    port = f":{info['port']}" if info.get("port") else ""
+    return f"postgresql://{ROLE}@{info.get('host', '127.0.0.1')}{port}/{info.get('dbname', 'test')}"
+
+
+def _reachable_or_skip() -> None:
+    import psycopg
+
+    try:
+        psycopg.connect(ADMIN_DSN, connect_timeout=3).close()
+    except psycopg.OperationalError as exc:
+        reason = f"PostgreSQL unreachable at {ADMIN_DSN}: {str(exc).strip().splitlines()[0]}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{reason} (CI=true: the PostgreSQL tests must run)")
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A seeded private table, the limited role, and the environment the jobs read."""
+    _reachable_or_skip()
+    import psycopg
+
+    from scenarios import db_store
+
+    table = f"concur_db_batch_t{os.getpid()}"
+    env = {"CONCUR_DSN": _role_dsn(ADMIN_DSN), "CONCUR_DB_TABLE": table,
+           "CONCUR_RECORDS": str(RECORDS), "CONCUR_DB_WORK": "1"}
+    admin = db_store.Backend("postgresql", table, RECORDS, dsn=ADMIN_DSN)
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
+        conn.execute(
+            f"DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{ROLE}') "
+            f"THEN CREATE ROLE {ROLE} LOGIN NOSUPERUSER; END IF; END $$")
+        conn.execute(f"ALTER ROLE {ROLE} CONNECTION LIMIT {ROLE_CONNECTION_LIMIT}")
+        db_store.ensure_table(admin)
+        conn.execute(f"GRANT SELECT, INSERT, UPDATE ON {table} TO {ROLE}")
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in env.items():
+            mp.setenv(key, value)
+        yield env
+    db_store.drop_tables(admin)
+
+
+def _trial(target: str, model: str, n: int, records: int = RECORDS):
+    from scenarios import db_batch
+
+    probe = db_batch.probe()
+    assert probe is not None, "CONCUR_DSN is set: the PostgreSQL variants must have a probe"
+    return run_trial(TrialSpec(target, model, n, records, timeout_s=60), probe=probe).trial
+
+
+def test_probe_counts_only_this_jobs_sessions(pg):
+    import psycopg
+
+    from scenarios.pg_probe import ActivityProbe
+
+    mine = [psycopg.connect(pg["CONCUR_DSN"], application_name=pg["CONCUR_DB_TABLE"])
+            for _ in range(3)]
+    other = psycopg.connect(pg["CONCUR_DSN"], application_name="someone_else")
+    try:
+        probe = ActivityProbe(pg["CONCUR_DSN"], pg["CONCUR_DB_TABLE"], interval_s=0.02)
+        probe.start()
+        mine[0].execute("SELECT pg_sleep(0.15)")  # one session active for a few samples
+        metrics = probe.stop()
+    finally:
+        for conn in [*mine, other]:
+            conn.close()
+    assert metrics["db_connections_peak"] == 3
+    assert metrics["db_active_peak"] == 1 and metrics["db_idle_peak"] >= 2
+    assert metrics["db_waits"].get("Timeout", 0) >= 1  # pg_sleep waits on a timeout event
+    assert metrics["db_samples"] >= 3 and "db_probe_error" not in metrics
+
+
+def test_unbounded_asyncio_opens_far_more_connections_than_the_thread_pool(pg):
+    pool = _trial("scenarios.db_batch:sync_pool", "threads", 8)
+    naive = _trial("scenarios.db_batch:async_naive", "asyncio", 0)
+    print(f"\nsync_pool threads×8: {pool.throughput_rps:.0f} rec/s, server peak "
+          f"{pool.db_connections_peak}, {pool.probe_metrics}"
+          f"\nasync_naive asyncio×unbounded: {naive.throughput_rps:.0f} rec/s, server peak "
+          f"{naive.db_connections_peak}, client TCP peak {naive.connections_peak}, errors "
+          f"{naive.errors_by_type}, loop lag p99 {naive.loop_lag_p99_ms} ms, {naive.probe_metrics}")
+
+    assert pool.status == "ok" and pool.errors == 0
+    assert pool.db_connections_peak == 8  # the pool, sized to the 8 worker threads
+    assert naive.status == "ok"
+    assert naive.db_connections_peak >= 5 * pool.db_connections_peak
+    assert naive.errors > 0 or naive.throughput_rps < pool.throughput_rps
+    if naive.errors:  # refused connections surface from handle, counted by type
+        assert "TooManyConnectionsError" in naive.errors_by_type
+
+
+def test_the_pooled_rewrite_keeps_connections_to_its_pool(pg):
+    pooled = _trial("scenarios.db_batch:async_pool", "asyncio", 8, records=600)
+    assert pooled.status == "ok" and pooled.errors == 0
+    assert pooled.db_connections_peak == 8
+
+
+def test_story_verdict_is_not_unbounded_asyncio_and_warns_about_connections(pg, tmp_path: Path):
+    out = tmp_path / "story.json"
+    proc = run_cli("run", "scenarios.db_batch:story", "--concurrency", "8,0", "--records", "400",
+                   "--json", str(out), "--no-report", "-q", timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    results = load_results(out)
+    rec = results.recommendation
+    print("\n" + proc.stdout)
+
+    unbounded = [t for t in results.trials if t.concurrency == 0]
+    assert {t.model for t in unbounded} >= {"asyncio"}
+    assert rec["model"] is not None
+    assert not (rec["model"] in ("asyncio", "uvloop") and rec["concurrency"] == 0)
+    connection_warnings = [w for w in rec["warnings"] if "connections" in w]
+    assert any("unbounded" in w for w in connection_warnings), rec["warnings"]
+    by_label = {t.label: t for t in results.trials}
+    assert by_label["asyncio×unbounded"].db_connections_peak >= 5 * by_label["threads×8"].db_connections_peak

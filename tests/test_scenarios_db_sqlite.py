@@ -1,0 +1,106 @@
+"""The database batch job on its default backend, an SQLite file: nothing to start.
+
+Every implementation runs and gets a verdict. What SQLite's single writer does to the
+job shows best on the write-only variant (`CONCUR_DB_WORK=0`: a record is its read and
+its write, each write a commit that waits for the disk): neither threads nor processes
+make it faster, CPU stays low, and concur refines the label with "serialized".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from profiler.analysis import analyse
+from profiler.api import environment
+from profiler.results import Results, WorkloadInfo, load_results
+from profiler.trial import TrialSpec, run_trial
+from tests.conftest import run_cli
+
+pytestmark = pytest.mark.slow
+
+ROWS = 2000
+WRITE_ONLY_RECORDS = 1500
+LABELS = {"cpu-bound", "io-bound", "mixed"}
+
+
+@pytest.fixture(scope="module")
+def sqlite_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    from scenarios import db_store
+
+    path = tmp_path_factory.mktemp("sqlite") / "jobs.sqlite3"
+    env = {"CONCUR_SQLITE_PATH": str(path), "CONCUR_RECORDS": str(ROWS),
+           "CONCUR_DB_TABLE": "concur_db_batch", "CONCUR_DB_WORK": "1"}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("CONCUR_DSN", raising=False)
+        for key, value in env.items():
+            mp.setenv(key, value)
+        db_store.ensure_table()
+        yield env
+        db_store.drop_tables()
+    assert not path.exists()  # the scenario's own file goes with its table
+
+
+def test_sqlite_is_the_default_and_has_no_server_probe(sqlite_env):
+    from scenarios import db_batch, db_store
+
+    backend = db_store.current()
+    assert backend.kind == "sqlite" and backend.sqlite_path == sqlite_env["CONCUR_SQLITE_PATH"]
+    assert db_batch.probe() is None
+    assert db_batch.records(5) == [1, 2, 3, 4, 5]
+    assert db_batch.records(ROWS + 2)[-2:] == [1, 2]  # ids cycle over the table
+
+
+def test_every_implementation_runs_on_sqlite_and_gets_a_verdict(sqlite_env, tmp_path: Path):
+    out = tmp_path / "story.json"
+    proc = run_cli("run", "scenarios/db_batch.py:story", "--concurrency", "4,0", "--records", "200",
+                   "--json", str(out), "--no-report", "-q", timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    print("\n" + proc.stdout)
+    results = load_results(out)
+    assert all(t.status == "ok" for t in results.trials), [(t.label, t.status_detail) for t in results.trials]
+    assert {t.label for t in results.trials} >= {"sequential×1", "threads×4", "asyncio×4", "asyncio×unbounded"}
+    bounded = [t for t in results.trials if t.concurrency != 0]
+    assert all(t.errors == 0 for t in bounded), {t.label: t.errors_by_type for t in bounded}
+    assert results.classification["label"] in LABELS
+    assert results.recommendation["model"] is not None
+
+    pooled = run_trial(TrialSpec("scenarios.db_batch:async_pool", "asyncio", 4, 200)).trial
+    assert pooled.status == "ok" and pooled.errors == 0
+    assert pooled.db_connections_peak is None  # no server to ask
+
+
+@pytest.fixture(scope="module")
+def write_only(sqlite_env) -> Results:
+    """The job without its Python work: sequential, threads×4 and processes×4 on one file."""
+    target = "scenarios.db_batch:sync_pool"
+    results = Results(WorkloadInfo("db_batch.sync_pool", target, WRITE_ONLY_RECORDS), environment())
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CONCUR_DB_WORK", "0")
+        for model, n in (("sequential", 1), ("threads", 4), ("processes", 4)):
+            spec = TrialSpec(target, model, n, WRITE_ONLY_RECORDS, timeout_s=60)
+            results.trials.append(run_trial(spec).trial)
+    analyse(results)
+    for t in results.trials:
+        print(f"\n{t.label}: {t.throughput_rps:,.0f} rec/s, CPU {t.cpu_util:.2f} cores, "
+              f"latency p50 {t.latency_p50_ms:.3f} ms, p99 {t.latency_p99_ms:.2f} ms")
+    print(results.classification)
+    return results
+
+
+def test_sqlite_writes_do_not_scale_with_real_parallelism(write_only):
+    trials = {t.label: t for t in write_only.trials}
+    assert all(t.status == "ok" and t.errors == 0 for t in trials.values())
+    # One writer at a time: four processes commit no faster than one.
+    assert trials["processes×4"].throughput_rps < 1.3 * trials["sequential×1"].throughput_rps
+
+
+def test_sqlite_write_serialization_is_refined_as_serialized(write_only):
+    classification = write_only.classification
+    if classification["cpu_fraction"] >= 0.5:
+        pytest.skip(f"commits did not wait for the disk here (CPU share "
+                    f"{classification['cpu_fraction']:.2f}: fsync is nearly free on this "
+                    "filesystem), so the single writer shows as CPU, not as waiting")
+    assert "serialized" in classification["refinements"], classification["evidence"]
