@@ -41,6 +41,7 @@ class RunOptions:
     input_file: str | None = None
     timeout_s: float = DEFAULT_TIMEOUT_S
     sample_interval_s: float = 0.05
+    model_options: tuple[tuple[str, Any], ...] = ()  # passed to every trial (see TrialSpec)
     json_path: str | None = None
     command: str = ""
 
@@ -173,7 +174,8 @@ def _run(target: str, prepared: Prepared, options: RunOptions, progress: Progres
     def spec(model: str, n: int, repeat: int, count: int = records) -> TrialSpec:
         return TrialSpec(target=target, model=model, concurrency=n, records=count,
                          repeat=repeat, records_file=prepared.records_file,
-                         timeout_s=options.timeout_s, sample_interval_s=options.sample_interval_s)
+                         timeout_s=options.timeout_s, sample_interval_s=options.sample_interval_s,
+                         options=options.model_options)
 
     try:
         if options.concurrency is None:

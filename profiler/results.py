@@ -68,6 +68,7 @@ class Trial:
     error_messages: dict[str, list[str]] = field(default_factory=dict)
     db_connections_peak: int | None = None  # server-side, from the workload's probe
     probe_metrics: dict[str, Any] = field(default_factory=dict)
+    model_options: dict[str, Any] = field(default_factory=dict)  # e.g. dask scheduler, chunk
     samples_taken: int = 0
 
     @property

@@ -45,14 +45,18 @@ class TrialSpec:
     records_file: str | None = None  # pickled list of records (from --input), else generated
     timeout_s: float = 120.0
     sample_interval_s: float = 0.05
+    # Model-specific settings (e.g. dask: scheduler address, threads per worker, chunk),
+    # handed to the model as `hooks.options` and recorded in Trial.model_options.
+    options: tuple[tuple[str, Any], ...] = ()
 
 
 # ---------------------------------------------------------------- child side
 
 
 class _ChildHooks:
-    def __init__(self, conn: Any) -> None:
+    def __init__(self, conn: Any, options: dict[str, Any] | None = None) -> None:
         self.conn = conn
+        self.options = options or {}
         self.wall_s: float | None = None
         self.monitor: LoopLagMonitor | None = None
 
@@ -98,7 +102,7 @@ def _child_main(conn: Any, spec: TrialSpec) -> None:
         if not records:
             raise RuntimeError("the workload produced no records")
         model = MODELS[spec.model]
-        hooks = _ChildHooks(conn)
+        hooks = _ChildHooks(conn, dict(spec.options))
         tally = model.run(workload, records, spec.concurrency, hooks, spec.target)
     except WorkerCrashed as exc:
         conn.send(("crashed", str(exc)))
@@ -291,5 +295,6 @@ def _build(spec: TrialSpec, status: str, detail: str, result: dict[str, Any] | N
         errors_by_type=r.get("errors_by_type", {}),
         error_messages=r.get("error_messages", {}),
         samples_taken=len(s.samples.get("t_s", [])),
+        model_options=dict(spec.options),
     )
     return TrialOutcome(trial, s.samples)

@@ -58,7 +58,9 @@ class Tally:
 
 
 class Hooks(Protocol):
-    """What the trial gives a model: the timed window and the loop monitor."""
+    """What the trial gives a model: the timed window, the loop monitor, its options."""
+
+    options: dict[str, Any]
 
     def window(self) -> contextlib.AbstractContextManager[None]: ...
 
