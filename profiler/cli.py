@@ -251,7 +251,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code = app(args=argv, prog_name="concur", standalone_mode=False)
     except ConcurError as exc:
-        print(f"error: {exc}", file=sys.stderr)  # one line, never wrapped or styled
+        # One line, never wrapped or styled (drivers put SQL context on further lines).
+        print("error: " + " ".join(part.strip() for part in str(exc).splitlines() if part.strip()),
+              file=sys.stderr)
         return exc.exit_code
     except typer.Exit as exc:
         return exc.exit_code

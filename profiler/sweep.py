@@ -60,6 +60,7 @@ class Climb:
     best_n: int | None = None
     last_rps: float | None = None
     stopped: str | None = None  # why the climb ended (None: still climbing)
+    patience: int = 1  # non-gaining steps tolerated before stopping: one noisy point must not end a climb
     points: list[tuple[int, float]] = field(default_factory=list)
 
     def observe(self, trial: Trial, baseline_rps: float) -> str:
@@ -81,6 +82,11 @@ class Climb:
             self.best_rps, self.best_n = rps, n
         if self.stopped:
             return self.stopped
+        if gain < MIN_GAIN and self.patience > 0 and n < self.cap:
+            self.patience -= 1
+            self.n = min(n * 2, self.cap)
+            return (f"N={n}: {rps:,.1f} records/s ({gain:+.1%} vs {reference:,.1f}, under the "
+                    f"{MIN_GAIN:.0%} gain threshold); trying N={self.n} once more before stopping")
         if gain < -MIN_GAIN:
             self.stopped = f"throughput fell at N={n} ({rps:,.1f} vs best {reference:,.1f} records/s)"
         elif gain < MIN_GAIN:
