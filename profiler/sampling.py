@@ -21,6 +21,7 @@ from typing import Any
 
 import psutil
 
+from profiler.netstat import TcpCounter
 from profiler.stats import percentile
 
 CHILDREN_RESCAN_S = 0.5  # scanning /proc for new children is the sampler's dearest read
@@ -79,11 +80,6 @@ def schedstat_available() -> bool:
     return os.path.exists(f"/proc/{os.getpid()}/task/{threading.get_native_id()}/schedstat")
 
 
-def _count_tcp(proc: psutil.Process) -> int:
-    conns = proc.net_connections(kind="tcp")
-    return sum(1 for c in conns if c.status != psutil.CONN_LISTEN)
-
-
 class TreeSampler:
     """Samples a process and all its descendants every `interval_s` on a background thread.
 
@@ -103,6 +99,7 @@ class TreeSampler:
         }
         self._peaks: dict[str, int] = {"rss": 0, "threads": 0, "fds": 0, "conns": 0}
         self._conn_ok = True
+        self._tcp = TcpCounter()
         self._runq_ok = schedstat_available()
         self._next_conn_t = 0.0
         self._next_scan_t = 0.0
@@ -203,15 +200,11 @@ class TreeSampler:
         if not self._conn_ok or (not force and now < self._next_conn_t):
             return self._last_conns
         start = time.perf_counter()
-        total = 0
-        for st in list(self._states.values()):
-            try:
-                total += _count_tcp(st.proc)
-            except psutil.AccessDenied:
-                self._conn_ok = False
-                return 0
-            except psutil.Error:
-                continue
+        try:
+            total = self._tcp.count([st.proc for st in self._states.values()])
+        except psutil.AccessDenied:
+            self._conn_ok = False
+            return 0
         cost = time.perf_counter() - start
         self._next_conn_t = now + max(self.interval_s, cost * CONNECTIONS_COST_FACTOR)
         self._last_conns = total

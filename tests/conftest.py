@@ -29,18 +29,18 @@ class HoldServer:
         self.port = 0
         self.thread = threading.Thread(target=self._run, daemon=True)
 
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while await reader.read(1024):
+                pass
+        finally:
+            writer.close()
+
     def _run(self) -> None:
         asyncio.set_event_loop(self.loop)
 
-        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            try:
-                while await reader.read(1024):
-                    pass
-            finally:
-                writer.close()
-
         async def start() -> None:
-            server = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=4096)
+            server = await asyncio.start_server(self.handle, "127.0.0.1", 0, backlog=4096)
             self.port = server.sockets[0].getsockname()[1]
             self.ready.set()
 
@@ -78,27 +78,16 @@ class DelayServer(HoldServer):
         super().__init__()
         self.delay_s = delay_s
 
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-
-        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            try:
-                while await reader.readline():
-                    await asyncio.sleep(self.delay_s)
-                    writer.write(b"pong\n")
-                    await writer.drain()
-            except ConnectionError:
-                pass
-            finally:
-                writer.close()
-
-        async def start() -> None:
-            server = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=4096)
-            self.port = server.sockets[0].getsockname()[1]
-            self.ready.set()
-
-        self.loop.run_until_complete(start())
-        self.loop.run_forever()
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while await reader.readline():
+                await asyncio.sleep(self.delay_s)
+                writer.write(b"pong\n")
+                await writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
 
 
 @pytest.fixture
