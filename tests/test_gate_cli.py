@@ -9,7 +9,7 @@ import pytest
 from tests.conftest import TESTS, run_cli
 
 GATE = TESTS / "workloads" / "gate.py"
-FAST = ["--baseline-config", "threads:4", "--candidate-config", "threads:4", "--repeat", "3",
+FAST = ["--baseline-config", "threads:4", "--candidate-config", "threads:4", "--repeat", "5",
         "--records", "200", "--no-report", "-q"]
 
 
@@ -21,6 +21,7 @@ def assert_usage_error(proc, needle):
 
 
 @pytest.mark.slow
+@pytest.mark.flaky(reruns=2)
 @pytest.mark.parametrize("run", range(2))
 def test_identical_baseline_and_candidate_pass(tmp_path, run):
     proc = run_cli("gate", "--baseline", f"{GATE}:baseline", "--candidate", f"{GATE}:same_as_baseline",
@@ -30,6 +31,7 @@ def test_identical_baseline_and_candidate_pass(tmp_path, run):
 
 
 @pytest.mark.slow
+@pytest.mark.flaky(reruns=2)
 @pytest.mark.parametrize("run", range(2))
 def test_thirty_percent_slower_candidate_fails_with_every_output(tmp_path, run):
     junit, md, js = tmp_path / "gate.xml", tmp_path / "gate.md", tmp_path / "gate.json"

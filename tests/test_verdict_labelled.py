@@ -11,7 +11,9 @@ import pytest
 from profiler import profile
 from profiler.results import Results
 
-pytestmark = pytest.mark.slow
+# Verdicts from timings on a shared 2-core machine: rerun (twice at most) when a
+# neighbour's load distorted one run; a wrong verdict fails all three.
+pytestmark = [pytest.mark.slow, pytest.mark.flaky(reruns=2)]
 
 LABELLED = "tests/workloads/labelled.py"
 
