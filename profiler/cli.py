@@ -18,6 +18,7 @@ from rich.console import Console
 from profiler.api import DEFAULT_RECORDS, DEFAULT_TIMEOUT_S, RunOptions, profile
 from profiler.console import TerminalProgress, print_summary, stderr_console
 from profiler.errors import ConcurError
+from profiler.models.dask_options import model_options_from_flags
 from profiler.plan import parse_concurrency, parse_models
 from profiler.results import Results
 
@@ -80,6 +81,9 @@ def run(
     no_report: Annotated[bool, typer.Option("--no-report", help="Write results.json only, no HTML/PNG report.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines; only the verdict and the table.")] = False,
     dsn: Annotated[str | None, typer.Option(help="Database URL for workloads that read CONCUR_DSN (the bundled db_batch scenario: PostgreSQL instead of SQLite).")] = None,
+    scheduler: Annotated[str | None, typer.Option(help="dask: use the existing cluster at this scheduler address (tcp://HOST:PORT) instead of a local cluster per trial; N is then informational.")] = None,
+    chunk: Annotated[str | None, typer.Option(help="dask: records per task (default 1), or 'auto' for tasks of about 100 ms.")] = None,
+    threads_per_worker: Annotated[int | None, typer.Option(help="dask: threads in each worker process of the local cluster (default 1).")] = None,
 ) -> None:
     """Run TARGET under several concurrency models, measure each, recommend one.
 
@@ -88,8 +92,10 @@ def run(
     """
     from profiler.analysis import Constraints, verdict_lines
 
+    chosen_models = parse_models(models)
     options = RunOptions(
-        models=parse_models(models),
+        models=chosen_models,
+        model_options=model_options_from_flags(chosen_models, scheduler, chunk, threads_per_worker),
         concurrency=parse_concurrency(concurrency),
         records=records,
         repeat=repeat,

@@ -14,6 +14,11 @@ from profiler.results import Skipped
 from profiler.workload import Workload
 
 
+def default_models() -> list[str]:
+    """Every registered model but the opt-in ones (dask starts a cluster: only when named)."""
+    return [name for name, model in MODELS.items() if not getattr(model, "opt_in", False)]
+
+
 def default_grid(cpu_count: int | None = None) -> dict[str, list[int]]:
     """A small grid that shows each model's shape when the user names no concurrency."""
     cores = cpu_count or os.cpu_count() or 1
@@ -24,6 +29,7 @@ def default_grid(cpu_count: int | None = None) -> dict[str, list[int]]:
         "asyncio-threads": [16],
         "asyncio": [16, 0],
         "uvloop": [16],
+        "dask": [cores],
     }
 
 
@@ -67,7 +73,7 @@ def explicit_grid(workload: Workload, models: list[str] | None, concurrency: lis
     for threads"); a value only some accept is skipped for the others with the reason, so
     `--models threads,asyncio --concurrency 8,0` runs threads×8, asyncio×8 and asyncio×0."""
     named = models is not None
-    chosen = models or list(MODELS)
+    chosen = models or default_models()
     defaults = default_grid()
     pairs: list[tuple[str, int]] = []
     skipped: list[Skipped] = []

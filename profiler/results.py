@@ -69,6 +69,7 @@ class Trial:
     db_connections_peak: int | None = None  # server-side, from the workload's probe
     probe_metrics: dict[str, Any] = field(default_factory=dict)
     model_options: dict[str, Any] = field(default_factory=dict)  # e.g. dask scheduler, chunk
+    model_metrics: dict[str, Any] = field(default_factory=dict)  # e.g. dask task overhead
     samples_taken: int = 0
 
     @property

@@ -20,9 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from profiler.models import MODELS, get_model
+from profiler.models import get_model
 from profiler.models.processes import max_processes
 from profiler.models.threads import MAX_THREADS
+from profiler.plan import default_models
 from profiler.results import Trial
 from profiler.session import Session
 from profiler.stats import mean
@@ -43,6 +44,8 @@ def model_cap(model: str, cpu_count: int | None = None) -> int:
         return max_processes() if cpu_count is None else 2 * cpu_count
     if model in ("asyncio", "uvloop"):
         return LOOP_CAP
+    if model == "dask":  # N local worker processes, like processes
+        return max_processes() if cpu_count is None else 2 * cpu_count
     return MAX_THREADS
 
 
@@ -191,7 +194,7 @@ def adaptive_sweep(session: Session, prepared: Any, options: Any, spec: SpecFn,
     session.log("baseline", f"sequential: {base_rps:,.1f} records/s, CPU {seq.cpu_util or 0:.2f} cores", "sequential", 1)
 
     # 2. climbs, round-robin
-    names = options.models or list(MODELS)
+    names = options.models or default_models()
     climbs: list[Climb] = []
     for name in names:
         if name == "sequential":
@@ -202,8 +205,11 @@ def adaptive_sweep(session: Session, prepared: Any, options: Any, spec: SpecFn,
         if reason:
             session.skip(name, None, reason)
             continue
-        climbs.append(Climb(name, model_cap(name), constraints.max_connections,
-                            constraints.max_rss_bytes, constraints.max_loop_lag_p99_ms))
+        external = name == "dask" and dict(options.model_options).get("scheduler")
+        # An external dask cluster uses all its workers whatever N says: one trial, at N=1.
+        climbs.append(Climb(name, 1 if external else model_cap(name), constraints.max_connections,
+                            constraints.max_rss_bytes, constraints.max_loop_lag_p99_ms,
+                            n=1 if external else 2))
     records_seen = seq_records
     while any(c.stopped is None for c in climbs):
         progressed = False

@@ -59,6 +59,7 @@ class _ChildHooks:
         self.options = options or {}
         self.wall_s: float | None = None
         self.monitor: LoopLagMonitor | None = None
+        self.model_metrics: dict[str, Any] = {}  # filled by models that measure more (dask)
 
     @contextlib.contextmanager
     def window(self) -> Iterator[None]:
@@ -126,6 +127,8 @@ def _child_summary(n_records: int, tally: Tally, hooks: _ChildHooks) -> dict[str
     }
     if hooks.monitor is not None:
         out.update(hooks.monitor.summary())
+    if hooks.model_metrics:
+        out["model_metrics"] = hooks.model_metrics
     return out
 
 
@@ -291,10 +294,12 @@ def _build(spec: TrialSpec, status: str, detail: str, result: dict[str, Any] | N
         tasks_peak=r.get("tasks_peak"),
         status=status,
         status_detail=detail,
-        workers=model.workers(spec.concurrency, records),
+        workers=(r.get("model_metrics") or {}).get("worker_threads")
+        or model.workers(spec.concurrency, records),
         errors_by_type=r.get("errors_by_type", {}),
         error_messages=r.get("error_messages", {}),
         samples_taken=len(s.samples.get("t_s", [])),
         model_options=dict(spec.options),
+        model_metrics=r.get("model_metrics", {}),
     )
     return TrialOutcome(trial, s.samples)

@@ -248,7 +248,9 @@ def _refine(
                 )
 
     # Nothing scales at N ≥ 2 while CPU stays low: a shared resource serialises the work.
-    wide = [c for c in others if concurrency_key(c.concurrency) >= SERIALIZED_MIN_N]
+    # An external dask cluster's CPU is not in our samples (the client's only): no evidence.
+    wide = [c for c in others if concurrency_key(c.concurrency) >= SERIALIZED_MIN_N
+            and not any((t.model_metrics or {}).get("parent_sampled") == "client only" for t in c.trials)]
     measured_cpu = [u for u in (c.mean_of("cpu_util") for c in wide) if u is not None]
     # "Low" is relative: a job with 0.6 cores of per-record work that never gets past
     # 0.6 cores at any N is as stuck as an idle one (the SQLite writer of the seed job).

@@ -21,7 +21,13 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from profiler.analysis import wording as w
-from profiler.analysis.caveats import choice_warnings, run_warnings
+from profiler.analysis.caveats import (
+    choice_warnings,
+    dask_metric,
+    dask_overhead_dominates,
+    run_warnings,
+    workload_connections,
+)
 from profiler.analysis.configs import (
     MODEL_SIMPLICITY,
     Config,
@@ -107,14 +113,15 @@ def recommend(results: Results, constraints: Constraints = Constraints()) -> dic
     keep_sequential = choice.model == "sequential"
     speedup = choice.throughput_rps / seq_rps if seq_rps else None
 
-    rationale = why + _others(eligible, choice) + exclusion_sentences
+    rationale = why + _others(eligible, choice) + _cluster_versus_local(eligible)
+    rationale += exclusion_sentences
     if 0 < choice.error_rate < ERROR_ALLOWANCE:
         rationale.append(
             f"{choice.label} had {w.count(choice.errors)} failed records of {w.count(choice.records)} "
             f"({w.pct(choice.error_rate)}), under the {w.pct(ERROR_ALLOWANCE)} allowance"
         )
     rationale.append(
-        f"ties within {w.pct(margin)} go to the simpler model ({' < '.join(MODEL_SIMPLICITY)}); "
+        f"ties within {w.pct(margin)} go to the simpler model ({' < '.join(_simplicity(configs))}); "
         f"within a model, to the lower concurrency within {w.pct(LOWER_N_MARGIN)}, which saves "
         "workers, connections and memory"
     )
@@ -154,7 +161,7 @@ def _exclusions(c: Config, k: Constraints) -> list[tuple[str, str, str]]:
     if c.error_rate >= ERROR_ALLOWANCE:
         out.append(("the error allowance", f"{w.pct(c.error_rate)} of records failed",
                     w.pct(ERROR_ALLOWANCE)))
-    conns = c.connections
+    conns = workload_connections(c)
     if k.max_connections is not None and conns is not None and conns > k.max_connections:
         out.append((f"--max-connections {k.max_connections}", f"{w.count(conns)} connections",
                     w.count(k.max_connections)))
@@ -210,6 +217,41 @@ def _prefer_simpler(eligible: list[Config], best: Config, margin: float) -> tupl
                    f"({w.rps(choice.throughput_rps)} vs {w.rps(model_best.throughput_rps)} records/s) "
                    "with fewer workers, which saves resources")
     return choice, why
+
+
+def _simplicity(configs: list[Config]) -> list[str]:
+    """The simplicity order, with measured models it does not list (dask) last."""
+    extra = sorted({c.model for c in configs} - set(MODEL_SIMPLICITY))
+    return [*MODEL_SIMPLICITY, *extra]
+
+
+def _cluster_versus_local(eligible: list[Config]) -> list[str]:
+    """When dask was measured: did the cluster beat one machine's models, and by how much?"""
+    dask = [c for c in eligible if c.model == "dask"]
+    local = [c for c in eligible if c.model != "dask"]
+    if not dask or not local:
+        return []
+    best_dask = max(dask, key=lambda c: c.throughput_rps)
+    best_local = max(local, key=lambda c: c.throughput_rps)
+    if best_local.throughput_rps >= best_dask.throughput_rps:
+        why = ""
+        if dask_overhead_dominates(best_dask):
+            overhead = dask_metric(best_dask, "task_overhead_ms") or 0.0
+            task = dask_metric(best_dask, "task_compute_ms") or 0.0
+            why = (f"; dask spent {w.milliseconds(overhead)} of overhead per task on "
+                   f"{w.milliseconds(task)} of work (see the warnings)")
+        return [f"{best_local.label} on one machine beat the dask cluster for this workload: "
+                f"{w.rps(best_local.throughput_rps)} records/s, "
+                f"{w.times(best_local.throughput_rps / max(best_dask.throughput_rps, 1e-12))} dask's "
+                f"best ({best_dask.label}, {w.rps(best_dask.throughput_rps)} records/s){why}"]
+    external = any((getattr(t, "model_metrics", None) or {}).get("cluster") == "external"
+                   for t in best_dask.trials)
+    where = (" on an external cluster (its cores need not be this machine's: compare like with "
+             "like)") if external else ""
+    return [f"the dask cluster beat one machine's best: {best_dask.label} ran "
+            f"{w.rps(best_dask.throughput_rps)} records/s{where}, "
+            f"{w.times(best_dask.throughput_rps / max(best_local.throughput_rps, 1e-12))} "
+            f"{best_local.label}'s {w.rps(best_local.throughput_rps)}"]
 
 
 def _others(eligible: list[Config], choice: Config, limit: int = 4) -> list[str]:

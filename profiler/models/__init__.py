@@ -8,6 +8,7 @@ from __future__ import annotations
 from profiler.models.asyncio_ import AsyncioModel
 from profiler.models.asyncio_threads import AsyncioThreadsModel
 from profiler.models.base import Model
+from profiler.models.dask_ import DaskModel
 from profiler.models.processes import ProcessesModel
 from profiler.models.sequential import SequentialModel
 from profiler.models.threads import ThreadsModel
@@ -22,6 +23,7 @@ MODELS: dict[str, Model] = {
         AsyncioThreadsModel(),
         AsyncioModel(),
         UvloopModel(),
+        DaskModel(),
     )
 }
 
