@@ -44,6 +44,8 @@ class RunOptions:
     model_options: tuple[tuple[str, Any], ...] = ()  # passed to every trial (see TrialSpec)
     json_path: str | None = None
     command: str = ""
+    attribution: bool = False  # --attribution: py-spy/yappi passes after the sweep
+    attribution_dir: str | None = None  # where their files go (default: beside json_path)
 
     def validate(self) -> None:
         if self.records is not None and self.records < 1:
@@ -151,15 +153,42 @@ def profile(target: str, options: RunOptions | None = None, progress: Progress |
     options.validate()
     constraints = constraints or Constraints()
     prepared = prepare(target, options)
+    progress = progress or SilentProgress()
     try:
-        results = _run(target, prepared, options, progress or SilentProgress(), constraints)
+        results = _run(target, prepared, options, progress, constraints)
+        analyse(results, constraints, total_records=options.total)
+        if options.attribution and not results.interrupted:
+            _attribute(target, prepared, results, options, progress)
     finally:
         if prepared.records_file:
             os.unlink(prepared.records_file)
-    analyse(results, constraints, total_records=options.total)
     if options.json_path:
         results.save(options.json_path)
     return results
+
+
+def _attribute(target: str, prepared: Prepared, results: Results, options: RunOptions,
+               progress: Progress) -> None:
+    """--attribution: re-run the recommended configuration (and the fastest event-loop one)
+    under py-spy and yappi, outside the timed sweep, and keep why each is slow."""
+    from profiler.attribution import attribute, choose_configurations
+
+    out_dir = Path(options.attribution_dir or Path(options.json_path or "results.json").parent)
+    for model, n, rps in choose_configurations(results):
+        progress.note(f"attribution: {model} × {n} under py-spy and yappi (about 10 s)")
+        try:
+            entry = attribute(target, model, n, results.workload.records_per_trial, out_dir,
+                              expected_rps=rps, records_file=prepared.records_file,
+                              timeout_s=options.timeout_s, model_options=options.model_options)
+        except KeyboardInterrupt:
+            results.interrupted = True
+            progress.note("interrupted: keeping the attribution measured so far")
+            break
+        results.attribution.append(entry)
+        for warning in entry["warnings"]:
+            progress.note(f"attribution: {warning}")
+        if options.json_path:
+            results.save(options.json_path)
 
 
 def _run(target: str, prepared: Prepared, options: RunOptions, progress: Progress,

@@ -80,6 +80,7 @@ def run(
     json_path: Annotated[Path | None, typer.Option("--json", help="Also write results.json here (written after every trial).")] = None,
     no_report: Annotated[bool, typer.Option("--no-report", help="Write results.json only, no HTML/PNG report.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines; only the verdict and the table.")] = False,
+    attribution: Annotated[bool, typer.Option("--attribution", help="After the sweep, re-run the recommended configuration (and the fastest event-loop one) under py-spy and yappi and say why it is slow: GIL, event-loop bookkeeping, waiting. About 10 s per configuration, never during timed trials.")] = False,
     dsn: Annotated[str | None, typer.Option(help="Database URL for workloads that read CONCUR_DSN (the bundled db_batch scenario: PostgreSQL instead of SQLite).")] = None,
     scheduler: Annotated[str | None, typer.Option(help="dask: use the existing cluster at this scheduler address (tcp://HOST:PORT) instead of a local cluster per trial; N is then informational.")] = None,
     chunk: Annotated[str | None, typer.Option(help="dask: records per task (default 1), or 'auto' for tasks of about 100 ms.")] = None,
@@ -115,7 +116,8 @@ def run(
     progress = TerminalProgress(stderr_console(), quiet=quiet)
     name = target.rsplit(":", 1)[-1] if ":" in target else Path(target).stem
     out_dir = out or default_out_dir(name)
-    options = RunOptions(**{**options.__dict__, "json_path": str(json_path or out_dir / "results.json")})
+    options = RunOptions(**{**options.__dict__, "json_path": str(json_path or out_dir / "results.json"),
+                            "attribution": attribution, "attribution_dir": str(out_dir)})
     results = profile(target, options, progress, constraints=constraints)
     if json_path:
         results.save(out_dir / "results.json")
@@ -143,7 +145,7 @@ def report(
     from profiler.results import load_results
 
     results = load_results(results_file)
-    index = render_report(results, out or results_file.parent)
+    index = render_report(results, out or results_file.parent, source_dir=results_file.parent)
     plain_console().print(f"report: {index}")
 
 

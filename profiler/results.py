@@ -139,6 +139,8 @@ class Results:
     recommendation: dict[str, Any] | None = None
     predictions: dict[str, Any] | None = None
     sweep_log: list[dict[str, Any]] = field(default_factory=list)
+    # "Why it is slow": one dict per attributed configuration (profiler.attribution.attribute).
+    attribution: list[dict[str, Any]] = field(default_factory=list)
     command: str = ""  # how to reproduce this run
     started_at: str = ""
     finished_at: str = ""
@@ -159,6 +161,7 @@ class Results:
             "recommendation": self.recommendation,
             "predictions": self.predictions,
             "sweep_log": self.sweep_log,
+            "attribution": self.attribution,
             "command": self.command,
             "started_at": self.started_at,
             "finished_at": self.finished_at,
@@ -185,6 +188,7 @@ class Results:
                 recommendation=data.get("recommendation"),
                 predictions=data.get("predictions"),
                 sweep_log=list(data.get("sweep_log") or []),
+                attribution=list(data.get("attribution") or []),
                 command=data.get("command", ""),
                 started_at=data.get("started_at", ""),
                 finished_at=data.get("finished_at", ""),

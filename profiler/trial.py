@@ -25,6 +25,7 @@ from typing import Any
 
 import psutil
 
+from profiler.attribution_yappi import yappi_window_from_env
 from profiler.models import MODELS
 from profiler.models.base import Tally
 from profiler.models.processes import WorkerCrashed, describe_exit
@@ -66,9 +67,10 @@ class _ChildHooks:
         self.conn.send(("ready",))
         if self.conn.recv() != "go":
             raise RuntimeError("parent did not start the window")
-        start = time.perf_counter()
-        yield
-        self.wall_s = time.perf_counter() - start
+        with yappi_window_from_env():  # attribution's yappi pass only (CONCUR_YAPPI_OUT)
+            start = time.perf_counter()
+            yield
+            self.wall_s = time.perf_counter() - start
         self.conn.send(("done", self.wall_s))
         self.conn.recv()  # "ack": the parent has taken its final sample
 

@@ -8,6 +8,7 @@ goes through `write_atomic`, so an interrupted render never leaves half a file.
 from __future__ import annotations
 
 import io
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -58,12 +59,30 @@ def _alt(spec: plotting.PlotSpec, fig: plotting.Figure) -> str:
     return f"{spec.title}: {axes.get_ylabel()} against {axes.get_xlabel() or fig.axes[-1].get_xlabel()}"
 
 
-def render_report(results: Results, out_dir: Path) -> Path:
-    """Write index.html, the PNG plots, results.json and summary.md; return index.html's path."""
+def render_report(results: Results, out_dir: Path, source_dir: Path | None = None) -> Path:
+    """Write index.html, the PNG plots, results.json and summary.md; return index.html's path.
+
+    `source_dir` (where the results file was read from) supplies the attribution's flame
+    graphs and speedscope files when the report goes to another folder."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    copy_attribution_files(results, source_dir, out_dir)
     plots = render_plots(results, out_dir)
-    report = build_report(results, plots)
+    report = build_report(results, plots, exists=lambda name: (out_dir / name).is_file())
     results.save(out_dir / "results.json")
     write_atomic(out_dir / "summary.md", summary_markdown(results))
     return write_atomic(out_dir / "index.html", render_template("index.html.j2", report=report))
+
+
+def copy_attribution_files(results: Results, source_dir: Path | None, out_dir: Path) -> None:
+    """Bring the files the attribution entries name (relative paths) beside the report."""
+    if source_dir is None or Path(source_dir).resolve() == out_dir.resolve():
+        return
+    for entry in getattr(results, "attribution", None) or []:
+        for key in ("flamegraph", "speedscope"):
+            name = entry.get(key) if isinstance(entry, dict) else None
+            if not name or Path(name).is_absolute() or ".." in Path(name).parts:
+                continue
+            src, dst = Path(source_dir) / name, out_dir / name
+            if src.is_file() and not dst.exists():
+                shutil.copyfile(src, dst)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from profiler.report import format as fmt
 from profiler.report.aggregate import configurations, recommended_config, sequential_throughput
 from profiler.report.views import build_verdict
+from profiler.report.why import attribution_views
 from profiler.results import Results
 
 TOP = 5
@@ -33,6 +34,7 @@ def summary_markdown(results: Results) -> str:
         if len(verdict.warnings) > len(shown):
             lines.append(f"- … and {len(verdict.warnings) - len(shown)} more in the HTML report")
         lines.append("")
+    lines += why_slow(results)
     env = results.environment
     foot = f"{env.implementation} {env.python}, {env.cpu_count} cores, GIL {'on' if env.gil_enabled else 'off'}"
     if results.command:
@@ -65,4 +67,15 @@ def top_configurations(results: Results) -> list[str]:
             fmt.ms(c.mean(lambda t: t.loop_lag_p99_ms)),
             str(len(c.trials)),
         )) + " |")
+    return out + [""]
+
+
+def why_slow(results: Results) -> list[str]:
+    """The attribution's main finding per attributed configuration, when there is one."""
+    views = [v for v in attribution_views(results) if v.findings or v.warnings]
+    if not views:
+        return []
+    out = ["**Why it is slow**", ""]
+    for v in views:
+        out.append(f"- {cell(v.title)}: {cell(v.findings[0] if v.findings else v.warnings[0])}")
     return out + [""]

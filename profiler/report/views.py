@@ -7,7 +7,9 @@ with no verdict at all still renders and says "no verdict computed".
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from profiler.analysis.decompose import decompose
 from profiler.report import format as fmt
@@ -18,6 +20,9 @@ from profiler.report.aggregate import (
     sequential_throughput,
 )
 from profiler.results import Results, Trial
+
+if TYPE_CHECKING:
+    from profiler.report.why import Attribution
 
 NO_VERDICT = "No verdict computed"
 
@@ -102,6 +107,7 @@ class Report:
     environment: tuple[Pair, ...]
     command: str
     footer: str
+    attribution: tuple[Attribution, ...] = ()  # "why it is slow" (profiler.report.why)
 
 
 # --- verdict -----------------------------------------------------------------------------
@@ -347,7 +353,10 @@ def environment(results: Results) -> tuple[Pair, ...]:
     )
 
 
-def build_report(results: Results, plots: tuple[Plot, ...]) -> Report:
+def build_report(results: Results, plots: tuple[Plot, ...],
+                 exists: Callable[[str], bool] | None = None) -> Report:
+    from profiler.report.why import attribution_views  # it builds on this module's cells
+
     wl = results.workload
     best, seq = best_config(results), sequential_throughput(results)
     subtitle = f"{wl.target} · {len(results.trials)} trials"
@@ -368,5 +377,5 @@ def build_report(results: Results, plots: tuple[Plot, ...]) -> Report:
         environment=environment(results),
         command=results.command or "",
         footer=f"concur {results.tool_version}".strip(),
+        attribution=attribution_views(results, exists),
     )
-
