@@ -231,6 +231,48 @@ def gate(
 
 
 @app.command()
+def attribute(
+    target: Annotated[str, typer.Argument(metavar="TARGET", help="file.py[:attr] or package.module[:attr].")],
+    model: Annotated[str, typer.Option(help="The model to attribute, e.g. threads.")],
+    concurrency: Annotated[int, typer.Option(help="Its concurrency N (0 = unbounded asyncio).")],
+    records: Annotated[int, typer.Option(help="Records for the unsampled reference trial.")] = 500,
+    seconds: Annotated[float, typer.Option(help="Aim each sampled pass at about this many seconds.")] = 2.0,
+    out: Annotated[Path | None, typer.Option(help="Folder for the flame graph, speedscope JSON and attribution.json (default reports/attribution-<timestamp>/).")] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds before a pass is killed.")] = 60.0,
+) -> None:
+    """Why one configuration is slow: py-spy and yappi on TARGET at MODEL × N (not timed)."""
+    import json
+
+    from profiler.api import prepare
+    from profiler.attribution import attribute as run_attribution
+    from profiler.attribution_explain import explain
+    from profiler.models import get_model
+    from profiler.results import write_atomic
+
+    reason = get_model(model).concurrency_error(concurrency)
+    if reason:
+        raise ConcurError(reason)
+    prepare(target, RunOptions())  # bad targets fail here, as one line
+    out_dir = out or default_out_dir("attribution")
+    entry = run_attribution(target, model, concurrency, records, out_dir, seconds_hint=seconds,
+                            timeout_s=timeout)
+    write_atomic(out_dir / "attribution.json", json.dumps(entry, indent=1))
+    console = plain_console()
+    console.print(f"{model}×{concurrency}: why it is slow", style="bold")
+    for line in explain(entry):
+        console.print(f"  {line}", markup=False)
+    for label, key in (("GIL held", "gil_share"), ("event-loop internals", "loop_internal_share"),
+                       ("your code", "user_share"), ("idle", "idle_share")):
+        value = entry.get(key)
+        console.print(f"  {label}: {'n/a' if value is None else f'{value:.0%}'}", markup=False)
+    for row in (entry.get("top_cpu") or [])[:5]:
+        console.print(f"  {row['share']:.0%}  {row['function']}  ({row['file']})", markup=False)
+    for warning in entry.get("warnings") or []:
+        console.print(f"warning: {warning}", style="yellow", markup=False)
+    console.print(f"files: {out_dir}")
+
+
+@app.command()
 def scenarios() -> None:
     """List the bundled example workloads, one line each, with the command to run each."""
     from scenarios import CATALOG
