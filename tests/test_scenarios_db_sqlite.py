@@ -1,9 +1,9 @@
 """The database batch job on its default backend, an SQLite file: nothing to start.
 
-Every implementation runs and gets a verdict. What SQLite's single writer does to the
-job shows best on the write-only variant (`CONCUR_DB_WORK=0`: a record is its read and
-its write, each write a commit that waits for the disk): neither threads nor processes
-make it faster, CPU stays low, and concur refines the label with "serialized".
+Every implementation runs and gets a verdict. Each record is one write transaction
+(BEGIN IMMEDIATE: read, transform, write, commit) and SQLite has one writer, so
+neither threads nor processes make the job much faster, CPU does not grow with N, and
+concur refines the label with "serialized".
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from tests.conftest import run_cli
 pytestmark = [pytest.mark.slow, pytest.mark.flaky(reruns=2)]
 
 ROWS = 2000
-WRITE_ONLY_RECORDS = 1500
+RECORDS = 600
 LABELS = {"cpu-bound", "io-bound", "mixed"}
 
 
@@ -72,16 +72,13 @@ def test_every_implementation_runs_on_sqlite_and_gets_a_verdict(sqlite_env, tmp_
     assert pooled.db_connections_peak is None  # no server to ask
 
 
-@pytest.fixture(scope="module")
-def write_only(sqlite_env) -> Results:
-    """The job without its Python work: sequential, threads×4 and processes×4 on one file."""
+def measure_one_writer() -> Results:
+    """The seed job (read, ~1 ms of JSON work, write, all in one BEGIN IMMEDIATE
+    transaction): sequential, threads×4 and processes×4 on one SQLite file."""
     target = "scenarios.db_batch:sync_pool"
-    results = Results(WorkloadInfo("db_batch.sync_pool", target, WRITE_ONLY_RECORDS), environment())
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("CONCUR_DB_WORK", "0")
-        for model, n in (("sequential", 1), ("threads", 4), ("processes", 4)):
-            spec = TrialSpec(target, model, n, WRITE_ONLY_RECORDS, timeout_s=60)
-            results.trials.append(run_trial(spec).trial)
+    results = Results(WorkloadInfo("db_batch.sync_pool", target, RECORDS), environment())
+    for model, n in (("sequential", 1), ("threads", 4), ("processes", 4)):
+        results.trials.append(run_trial(TrialSpec(target, model, n, RECORDS, timeout_s=60)).trial)
     analyse(results)
     for t in results.trials:
         print(f"\n{t.label}: {t.throughput_rps:,.0f} rec/s, CPU {t.cpu_util:.2f} cores, "
@@ -90,13 +87,11 @@ def write_only(sqlite_env) -> Results:
     return results
 
 
-def test_sqlite_writes_do_not_scale_with_real_parallelism(write_only):
-    trials = {t.label: t for t in write_only.trials}
+def test_sqlite_single_writer_is_found_serialized(sqlite_env):
+    """Measured afresh on each (re)run, so a rerun really measures again."""
+    results = measure_one_writer()
+    trials = {t.label: t for t in results.trials}
     assert all(t.status == "ok" and t.errors == 0 for t in trials.values())
-    # One writer at a time: four processes commit no faster than one.
-    assert trials["processes×4"].throughput_rps < 1.3 * trials["sequential×1"].throughput_rps
-
-
-def test_sqlite_write_serialization_is_refined_as_serialized(write_only):
-    classification = write_only.classification
-    assert "serialized" in classification["refinements"], classification["evidence"]
+    # One writer at a time: four processes get nowhere near four times one.
+    assert trials["processes×4"].throughput_rps < 1.5 * trials["sequential×1"].throughput_rps
+    assert "serialized" in results.classification["refinements"], results.classification["evidence"]
