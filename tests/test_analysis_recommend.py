@@ -97,9 +97,9 @@ def test_max_rss_excludes_memory_hungry_configs():
 
 
 def test_loop_lag_over_the_limit_excludes_loop_configs():
-    laggy = make_trial("asyncio", 0, throughput_rps=900.0, loop_lag_p99_ms=250.0)
+    laggy = make_trial("asyncio", 512, throughput_rps=900.0, loop_lag_p99_ms=250.0)
     assert chosen(recommend(io_job(laggy))) == ("threads", 16)
-    assert chosen(recommend(io_job(laggy), Constraints(max_loop_lag_p99_ms=300.0))) == ("asyncio", 0)
+    assert chosen(recommend(io_job(laggy), Constraints(max_loop_lag_p99_ms=300.0))) == ("asyncio", 512)
 
 
 def test_cpu_cap_excludes_configs_that_burn_more_cores():
@@ -256,3 +256,15 @@ def test_warns_when_a_limit_could_not_be_checked():
 def test_warns_when_the_best_is_the_highest_n_measured_and_still_climbing():
     rec = recommend(io_job())
     assert "still 275 % above threads×4" in warning_with(rec, "threads×16 is the highest concurrency")
+
+
+def test_unbounded_gather_is_not_recommended_while_a_bounded_config_ran():
+    from profiler.analysis.recommend import recommend
+
+    out = recommend(make_results(
+        make_trial("sequential", 1, throughput_rps=100.0),
+        make_trial("asyncio", 256, throughput_rps=9000.0),
+        make_trial("asyncio", 0, throughput_rps=9500.0),
+    ))
+    assert (out["model"], out["concurrency"]) == ("asyncio", 256)
+    assert any(e["concurrency"] == 0 and "unbounded" in e["reason"] for e in out["excluded"])

@@ -147,3 +147,61 @@ def test_story_verdict_is_not_unbounded_asyncio_and_warns_about_connections(pg, 
     assert any("unbounded" in w for w in connection_warnings), rec["warnings"]
     by_label = {t.label: t for t in results.trials}
     assert by_label["asyncio×unbounded"].db_connections_peak >= 5 * by_label["threads×8"].db_connections_peak
+
+
+def _run_json(tmp_path: Path, name: str, target: str, model: str, n: int, records: int = 300) -> Path:
+    out = tmp_path / f"{name}.json"
+    proc = run_cli("run", target, "--models", model, "--concurrency", str(n), "--records", str(records),
+                   "--repeat", "2", "--json", str(out), "--no-report", "-q", timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+def test_compare_tells_the_seed_story(pg, tmp_path: Path):
+    """Thread pool (baseline) vs the naive rewrite (candidate), side by side: the rewrite is
+    slower, holds many times the connections, and its loop lags."""
+    from profiler.report import render_compare
+
+    pool = load_results(_run_json(tmp_path, "pool", "scenarios.db_batch:sync_pool", "threads", 8))
+    naive = load_results(_run_json(tmp_path, "naive", "scenarios.db_batch:async_naive", "asyncio", 0))
+    outcome = render_compare(pool, naive, tmp_path / "compare")
+    print("\n" + outcome.verdict)
+    assert outcome.winner == "baseline"
+    assert outcome.delta("throughput").candidate < outcome.delta("throughput").baseline
+    conns = outcome.delta("connections_peak")
+    assert conns.candidate >= 5 * conns.baseline, (conns.baseline, conns.candidate)
+    lag = outcome.delta("loop_lag_p99")
+    assert lag.candidate is not None and lag.baseline is None  # only the rewrite has a loop
+    html = (tmp_path / "compare" / "index.html").read_text()
+    assert "Candidate is slower" in html
+
+
+def _gate(tmp_path: Path, candidate: str, candidate_config: str) -> tuple[int, dict]:
+    import json
+
+    out = tmp_path / "gate.json"
+    proc = run_cli("gate", "--baseline", "scenarios.db_batch:sync_pool", "--candidate", candidate,
+                   "--baseline-config", "threads:8", "--candidate-config", candidate_config,
+                   "--repeat", "3", "--records", "300", "--max-connections-increase", "1.0",
+                   "--json", str(out), "--no-report", "-q", cwd=tmp_path, timeout=300)
+    assert proc.returncode in (0, 1), proc.stdout + proc.stderr
+    return proc.returncode, json.loads(out.read_text())
+
+
+def test_gate_fails_the_naive_rewrite_naming_connections_and_slowdown(pg, tmp_path: Path):
+    code, data = _gate(tmp_path, "scenarios.db_batch:async_naive", "asyncio:0")
+    failed = {c["name"] for c in data["checks"] if not c["passed"]}
+    assert code == 1 and not data["passed"]
+    assert {"slowdown", "connections_increase"} <= failed, data["checks"]
+
+
+def test_gate_verdict_on_the_pooled_rewrite_follows_its_recorded_figures(pg, tmp_path: Path):
+    """Pass or fail is whatever the numbers say; the verdict must be the one those numbers give."""
+    from profiler.gate import Side, Thresholds, evaluate
+
+    code, data = _gate(tmp_path, "scenarios.db_batch:async_pool", "asyncio:8")
+    again = evaluate(Side(**data["baseline"]), Side(**data["candidate"]),
+                     Thresholds(max_connections_increase=1.0))
+    assert code == (0 if data["passed"] else 1)
+    assert again.passed == data["passed"]
+    assert [(c.name, c.passed) for c in again.checks] == [(c["name"], c["passed"]) for c in data["checks"]]

@@ -91,6 +91,18 @@ def recommend(results: Results, constraints: Constraints = Constraints()) -> dic
                 by_constraint.setdefault(constraint, []).append(f"{c.label} ({measured})")
         else:
             eligible.append(c)
+    # Unbounded gather holds every record of the batch in flight at once: its tasks, memory
+    # and connections grow with the batch, which is larger than the trial. It is measured
+    # as the naive rewrite to compare against, not recommended while a bounded one ran.
+    unbounded = [c for c in eligible if c.concurrency == 0]
+    if unbounded and len(unbounded) < len(eligible):
+        for c in unbounded:
+            eligible.remove(c)
+            excluded.append({"model": c.model, "concurrency": 0, "reason":
+                             "unbounded: tasks, memory and connections grow with the batch; "
+                             "a bounded N is recommended instead"})
+        by_constraint.setdefault("the bounded-concurrency rule", []).extend(
+            f"{c.label} ({w.rps(c.throughput_rps)} records/s)" for c in unbounded)
     exclusion_sentences = [f"{k} excluded {', '.join(v)}" for k, v in by_constraint.items()]
     if not eligible:
         return _no_choice(

@@ -152,6 +152,10 @@ def _verdict_sentence(thr: Delta, deltas: tuple[Delta, ...], labels: tuple[str, 
     sentence = f"{cand[:1].upper() + cand[1:]} is {faster}: {nums}, beyond {noise}."
     costs = []
     for d in deltas[1:]:
+        # Cores busy scale with records done per second: the faster run "costing more CPU"
+        # is no cost; CPU per record is the fair comparison, and it is among the deltas.
+        if d.key == "cpu_util":
+            continue
         if d.better == loser:
             mine, theirs = (d.candidate, d.baseline) if winner == cand else (d.baseline, d.candidate)
             costs.append(f"{d.phrase} {d.render(mine)} vs {d.render(theirs)}")
