@@ -244,7 +244,8 @@ def adaptive_sweep(session: Session, prepared: Any, options: Any, spec: SpecFn,
                 continue
             trial = run(climb.model, climb.n, count)
             n = climb.n
-            session.log("climb" if climb.stopped is None else "stop", climb.observe(trial, base_rps), climb.model, n)
+            message = climb.observe(trial, base_rps)
+            session.log("climb" if climb.stopped is None else "stop", message, climb.model, n)
             progressed = True
         if not progressed:
             break
