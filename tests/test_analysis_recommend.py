@@ -268,3 +268,14 @@ def test_unbounded_gather_is_not_recommended_while_a_bounded_config_ran():
     ))
     assert (out["model"], out["concurrency"]) == ("asyncio", 256)
     assert any(e["concurrency"] == 0 and "unbounded" in e["reason"] for e in out["excluded"])
+
+
+def test_no_still_climbing_warning_for_processes_at_the_two_per_core_cap():
+    rec = recommend(make_results(
+        make_trial("sequential", 1, throughput_rps=100.0, cpu_util=0.95),
+        make_trial("processes", 2, throughput_rps=190.0, cpu_util=1.9),
+        make_trial("processes", 4, throughput_rps=260.0, cpu_util=2.0),
+        cpu_count=2,
+    ))
+    assert (rec["model"], rec["concurrency"]) == ("processes", 4)
+    assert not any("highest concurrency measured" in w for w in rec["warnings"])

@@ -56,7 +56,10 @@ def choice_warnings(results: Results, configs: list[Config], choice: Config) -> 
                        f"{', '.join(heavy)} — each would load the database that much more")
     same_model = sorted((c for c in configs if c.model == choice.model and c.concurrency >= 1),
                         key=lambda c: c.concurrency)
+    # Processes stop at 2 × cores (the sweep's cap): beyond it they only queue for cores.
+    at_cap = choice.model == "processes" and cpu_count and choice.concurrency >= 2 * cpu_count
     if (choice.model != "sequential" and len(same_model) >= 2 and same_model[-1] is choice
+            and not at_cap
             and choice.throughput_rps > STILL_CLIMBING * same_model[-2].throughput_rps):
         out.append(f"{choice.label} is the highest concurrency measured for {choice.model} and "
                    f"still {w.pct(choice.throughput_rps / same_model[-2].throughput_rps - 1)} above "
