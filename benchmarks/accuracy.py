@@ -63,8 +63,8 @@ def main() -> None:
             if args.only and name != args.only:
                 continue
             swept = profile(f"{LABELLED}:{name}", models=models, budget_s=args.budget)
-            rec = swept.recommendation or {}
-            key = (rec.get("model"), rec.get("concurrency"))
+            rec = swept.recommendation
+            key = (rec.model, rec.concurrency)
             seq_rps = next(t.throughput_rps for t in swept.ok_trials() if t.model == "sequential")
             best_rps = max(t.throughput_rps for t in swept.ok_trials())
             grid = grid_best(name, models, seq_rps, best_rps)
@@ -72,7 +72,7 @@ def main() -> None:
             measured = grid.get(key)
             if measured is None:  # e.g. N outside the grid: re-measure it alone
                 again = profile(f"{LABELLED}:{name}", models=[key[0]], concurrency=[key[1]],
-                                records=int(rec["throughput_rps"]))
+                                records=int(rec.throughput_rps))
                 measured = again.ok_trials()[0].throughput_rps
             frac = measured / grid[best_key]
             print(f"{name:<20} {key[0]}×{key[1]:<12} {best_key[0]}×{best_key[1]:<12} {frac:>8.2f}", flush=True)

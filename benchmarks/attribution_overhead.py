@@ -26,8 +26,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from profiler.attribution import native_supported  # noqa: E402
-from profiler.attribution_pyspy import PySpyProbe, Recorder, find_pyspy  # noqa: E402
-from profiler.trial import TrialSpec, run_trial  # noqa: E402
+from profiler.attribution.pyspy import PySpyProbe, Recorder, find_pyspy  # noqa: E402
+from profiler.measure.trial import TrialSpec, run_trial  # noqa: E402
 
 WORKLOADS = HERE.parent / "tests" / "workloads"
 CASES = {  # name: (target, model, concurrency, records) — each window about 1.5-2 s here

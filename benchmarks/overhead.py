@@ -23,7 +23,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from benchmarks import overhead_workloads as w  # noqa: E402
-from profiler.trial import TrialSpec, run_trial  # noqa: E402
+from profiler.measure.trial import TrialSpec, run_trial  # noqa: E402
 
 TARGETS = str(HERE / "overhead_workloads.py")
 

@@ -16,8 +16,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from profiler import format as fmt  # noqa: E402
 from profiler import profile  # noqa: E402
-from profiler.trial import TrialSpec, run_trial  # noqa: E402
+from profiler.analysis import predict  # noqa: E402
+from profiler.measure.trial import TrialSpec, run_trial  # noqa: E402
 
 LABELLED = ROOT / "tests" / "workloads" / "labelled.py"
 CASES = {
@@ -38,18 +40,14 @@ def main() -> None:
         target = f"{LABELLED}:{name}"
         sweep = profile(target, models=models, budget_s=args.budget)
         rec = sweep.recommendation
-        rps = rec["throughput_rps"]
-        total = int(rps * args.seconds)
-        from profiler.analysis import predict
-
-        row = next(r for r in predict(sweep, total)["rows"]
-                   if r["model"] == rec["model"] and r["concurrency"] == rec["concurrency"])
-        actual = run_trial(TrialSpec(target, rec["model"], rec["concurrency"], total, timeout_s=600)).trial
-        err = actual.wall_s / row["wall_s"] - 1
-        low = "n/a" if row["low_s"] is None else f"{row['low_s']:.1f}"
-        high = "n/a" if row["high_s"] is None else f"{row['high_s']:.1f}"
-        print(f"{name:<18} {rec['model'] + '×' + str(rec['concurrency']):<18} {total:>8,} "
-              f"{row['wall_s']:>12.2f} {low + '–' + high:>17} {actual.wall_s:>9.2f} {err:>+7.1%}", flush=True)
+        total = int(rec.throughput_rps * args.seconds)
+        row = next(r for r in predict(sweep, total).rows if rec.names(r.model, r.concurrency))
+        actual = run_trial(TrialSpec(target, rec.model, rec.concurrency, total, timeout_s=600)).trial
+        err = actual.wall_s / row.wall_s - 1
+        low = "n/a" if row.low_s is None else f"{row.low_s:.1f}"
+        high = "n/a" if row.high_s is None else f"{row.high_s:.1f}"
+        print(f"{name:<18} {fmt.config(rec.model, rec.concurrency):<18} {total:>8,} "
+              f"{row.wall_s:>12.2f} {low + '–' + high:>17} {actual.wall_s:>9.2f} {err:>+7.1%}", flush=True)
 
 
 if __name__ == "__main__":

@@ -19,8 +19,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from profiler.report import render_report  # noqa: E402
-from profiler.results import Environment, Results, Skipped, Trial, WorkloadInfo  # noqa: E402
+from profiler.report.html import render_report  # noqa: E402
+from profiler.results import (  # noqa: E402
+    Classification,
+    Environment,
+    PredictionRow,
+    Predictions,
+    Recommendation,
+    Results,
+    ScalingFit,
+    Skipped,
+    SweepEvent,
+    Trial,
+    WorkloadInfo,
+)
 
 MODELS = ("sequential", "threads", "processes", "asyncio-threads", "asyncio", "uvloop")
 LEVELS = {"sequential": [1], "processes": [1, 2, 4, 8], "asyncio": [1, 4, 16, 64, 256, 0],
@@ -72,19 +84,14 @@ def make_large_results(trials: int = 60, samples: int = 40, seed: int = 1) -> Re
         environment=Environment("3.11.9", "CPython", 2, True, "Linux"),
         trials=out, samples=series,
         skipped=[Skipped("dask", None, "dask is not installed")],
-        classification={"label": "io-bound", "cpu_fraction": 0.2, "confidence": "high",
-                        "refinements": [], "evidence": ["made up"], "basis_trial": 0},
-        scaling={m: {"status": "ok", "lambda_rps": 50.0, "sigma": 0.05, "kappa": 0.0008,
-                     "n_star": 34.5, "r2": 0.97, "points": 7, "message": ""} for m in MODELS[1:]},
-        recommendation={"model": "threads", "concurrency": 32, "throughput_rps": 330.0,
-                        "speedup": 6.6, "keep_sequential": False,
-                        "sentence": "I/O-bound: run it with threads × 32.", "rationale": [],
-                        "warnings": [], "constraints": {}, "excluded": []},
-        predictions={"total_records": 300000, "rows": [
-            {"model": "threads", "concurrency": 32, "wall_s": 909.0, "low_s": 880.0,
-             "high_s": 940.0, "repeats": 2, "recommended": True}]},
-        sweep_log=[{"t_s": float(i), "event": "trial", "model": t.model,
-                    "concurrency": t.concurrency, "message": "measured"} for i, t in enumerate(out)],
+        classification=Classification("io-bound", 0.2, "high", [], ["made up"], 0),
+        scaling={m: ScalingFit("ok", 50.0, 0.05, 0.0008, 34.5, 0.97, [], "") for m in MODELS[1:]},
+        recommendation=Recommendation("threads", 32, 330.0, 6.6, False,
+                                      "I/O-bound: run it with threads×32."),
+        predictions=Predictions(300000, 0.95, [
+            PredictionRow("threads", 32, 909.0, 880.0, 940.0, 330.0, 2, recommended=True)]),
+        sweep_log=[SweepEvent(float(i), "trial", t.model, t.concurrency, "measured")
+                   for i, t in enumerate(out)],
         command="python benchmarks/report_render.py", tool_version="bench",
     )
 

@@ -72,7 +72,8 @@ def postgres_cpu_s(dsn: str) -> float | None:
 
 
 def sweep(target: str, models: list[str], total: int, budget_s: float, out: Path) -> Any:
-    from profiler.api import RunOptions, profile
+    from profiler.api import profile
+    from profiler.run.options import RunOptions
 
     options = RunOptions(models=models, budget_s=budget_s, total=total,
                          json_path=str(out / f"{target.rsplit(':', 1)[-1]}-sweep.json"),
@@ -83,7 +84,7 @@ def sweep(target: str, models: list[str], total: int, budget_s: float, out: Path
 
 def measure(name: str, target: str, model: str, n: int, records: int, dsn: str,
             timeout_s: float) -> Row:
-    from profiler.trial import TrialSpec, run_trial
+    from profiler.measure.trial import TrialSpec, run_trial
     from scenarios import db_batch
 
     label = f"{model}×{'unbounded' if n == 0 else n}"
@@ -103,11 +104,11 @@ def measure(name: str, target: str, model: str, n: int, records: int, dsn: str,
 
 
 def recommended_prediction(results: Any) -> tuple[str, int, float | None] | None:
-    rec = results.recommendation or {}
-    if rec.get("model") is None:
+    rec = results.recommendation
+    if rec is None or rec.model is None:
         return None
-    row = next((r for r in (results.predictions or {}).get("rows", []) if r.get("recommended")), None)
-    return rec["model"], rec["concurrency"], (row or {}).get("wall_s")
+    row = results.predictions.recommended if results.predictions else None
+    return rec.model, rec.concurrency, row.wall_s if row else None
 
 
 def fmt(value: float | None, spec: str = ",.1f", unit: str = "") -> str:
@@ -161,11 +162,11 @@ def main(argv: list[str] | None = None) -> int:
         results = sweep(target, models, 10 * args.records, args.budget, out)
         choice = recommended_prediction(results)
         if choice is None:
-            print(f"[{name}] no recommendation: {results.recommendation.get('sentence')}")
+            print(f"[{name}] no recommendation: {results.recommendation.sentence}")
             rows.append(Row(name, "none", note="the sweep recommended nothing"))
             continue
         model, n, predicted = choice
-        print(f"[{name}] sweep: {results.recommendation['sentence']}", flush=True)
+        print(f"[{name}] sweep: {results.recommendation.sentence}", flush=True)
         print(f"[{name}] measuring {model}×{n or 'unbounded'} on {args.records:,} records …", flush=True)
         row = measure(name, target, model, n, args.records, args.dsn, timeout_s)
         row.predicted_s = predicted

@@ -7,9 +7,10 @@ Public API::
     results.to_dataframe()
 """
 
-from profiler.api import RunOptions, profile
+from profiler.api import profile
 from profiler.errors import ConcurError, ConfigError, InputError, ResultsError, WorkloadError
 from profiler.results import Results, Trial, load_results
+from profiler.run.options import RunOptions
 from profiler.version import __version__
 from profiler.workload import WorkerInfo, Workload
 

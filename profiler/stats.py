@@ -1,34 +1,122 @@
-"""Small statistics used on both sides of the process boundary (no numpy in the child)."""
+"""Statistics, and the one noise judge every decision uses.
+
+The sweep, the recommendation, the prediction, `concur compare` and the gate all ask
+the same question of repeated measurements: how sure are we of this mean, and is that
+difference bigger than the noise? They ask it here, so a report and an exit code can
+never disagree about it (pyperf keeps one `is_significant` for the same reason).
+
+A difference between two configurations is judged on the ratio of their means with a
+Welch t-interval on the log scale (the delta method: the relative standard errors of
+both means add up; Welch–Satterthwaite degrees of freedom), so it stays positive and
+treats "2× faster" and "2× slower" alike. With a single repeat on either side there is
+no noise estimate at all, and the `Comparison` says so instead of assuming one.
+
+Only the standard library at import time: trial children compute percentiles here.
+scipy (for Student's t) is imported when an interval is asked for.
+"""
 
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Sequence
+from dataclasses import dataclass
+
+CONFIDENCE = 0.95
 
 
-def percentile(sorted_values: Sequence[float], q: float) -> float:
-    """Linear-interpolated percentile of already sorted values (q in 0..100)."""
-    if not sorted_values:
+def percentile(values: Sequence[float], q: int) -> float:
+    """The q-th percentile (0..100, whole numbers), linearly interpolated between ranks."""
+    if not values:
         raise ValueError("percentile of no values")
-    if len(sorted_values) == 1:
-        return float(sorted_values[0])
-    pos = (len(sorted_values) - 1) * q / 100.0
-    lo = math.floor(pos)
-    hi = min(lo + 1, len(sorted_values) - 1)
-    frac = pos - lo
-    return float(sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * frac)
-
-
-def mean(values: Sequence[float]) -> float:
-    return sum(values) / len(values)
+    if len(values) == 1 or q <= 0:
+        return float(min(values))
+    if q >= 100:
+        return float(max(values))
+    return float(statistics.quantiles(values, n=100, method="inclusive")[q - 1])
 
 
 def coefficient_of_variation(values: Sequence[float]) -> float | None:
     """Sample standard deviation / mean; None for fewer than two values or a zero mean."""
     if len(values) < 2:
         return None
-    m = mean(values)
-    if m == 0:
+    m = statistics.fmean(values)
+    return statistics.stdev(values) / abs(m) if m else None
+
+
+def _t(confidence: float, df: float) -> float:
+    from scipy.stats import t as student_t  # lazily: scipy is slow to import
+
+    return float(student_t.ppf((1 + confidence) / 2, df))
+
+
+def mean_interval(values: Sequence[float], confidence: float = CONFIDENCE
+                  ) -> tuple[float, float] | None:
+    """Student-t interval of the mean; None with fewer than two values."""
+    if len(values) < 2:
         return None
-    var = sum((v - m) ** 2 for v in values) / (len(values) - 1)
-    return math.sqrt(var) / abs(m)
+    m = statistics.fmean(values)
+    half = _t(confidence, len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values))
+    return m - half, m + half
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """mean(candidate) ÷ mean(baseline), with the interval the repeats allow.
+
+    `low`/`high` are None when a side was measured once: the noise is unknown, and
+    `significant` is None rather than a guess."""
+
+    ratio: float
+    low: float | None
+    high: float | None
+    repeats: tuple[int, int]
+    confidence: float = CONFIDENCE
+
+    @property
+    def measured(self) -> bool:
+        return self.low is not None and self.high is not None
+
+    @property
+    def significant(self) -> bool | None:
+        """True when the interval excludes 1 (a real difference), None when unmeasured."""
+        if not self.measured:
+            return None
+        assert self.low is not None and self.high is not None
+        return not self.low <= 1.0 <= self.high
+
+    @property
+    def method(self) -> str:
+        a, b = self.repeats
+        if not self.measured:
+            return f"{a} vs {b} repeats: one side measured once, so its noise is unknown"
+        return f"Welch {self.confidence:.0%} interval of the ratio ({a} vs {b} repeats)"
+
+    def best_case(self, higher_is_better: bool = True) -> float:
+        """The reading most favourable to the candidate (the point estimate when unmeasured)."""
+        if not self.measured:
+            return self.ratio
+        assert self.low is not None and self.high is not None
+        return self.high if higher_is_better else self.low
+
+
+def compare(baseline: Sequence[float], candidate: Sequence[float],
+            confidence: float = CONFIDENCE) -> Comparison:
+    """Judge mean(candidate) against mean(baseline) (see the module docstring)."""
+    if not baseline or not candidate:
+        raise ValueError("compare needs at least one value on each side")
+    nb, nc = len(baseline), len(candidate)
+    mb, mc = statistics.fmean(baseline), statistics.fmean(candidate)
+    ratio = mc / mb if mb > 0 else (math.inf if mc > 0 else 1.0)
+    if nb < 2 or nc < 2:
+        return Comparison(ratio, None, None, (nb, nc), confidence)
+    if mb <= 0 or mc <= 0:  # no log scale for a side that measured nothing
+        return Comparison(ratio, ratio, ratio, (nb, nc), confidence)
+    vb = statistics.variance(baseline) / (nb * mb * mb)
+    vc = statistics.variance(candidate) / (nc * mc * mc)
+    if vb + vc == 0:
+        return Comparison(ratio, ratio, ratio, (nb, nc), confidence)
+    df = (vb + vc) ** 2 / (vb * vb / (nb - 1) + vc * vc / (nc - 1))
+    spread = _t(confidence, df) * math.sqrt(vb + vc)
+    return Comparison(ratio, ratio * math.exp(-spread), ratio * math.exp(spread), (nb, nc),
+                      confidence)

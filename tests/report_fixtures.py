@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from html.parser import HTMLParser
 
-from profiler.results import Environment, Results, Skipped, Trial, WorkloadInfo
+from profiler.results import Environment, Results, Skipped, SweepEvent, Trial, WorkloadInfo
 
 RECOMMENDED_SENTENCE = (
     "I/O-bound: run it with threads × 8 (320 records/s, 6.4× sequential); "
@@ -83,7 +83,13 @@ def make_samples(index: int, trial: Trial, points: int = 20) -> dict:
     }
 
 
+def _points(*ns: int) -> list[dict]:
+    return [{"concurrency": n, "throughput_rps": 50.0 * n, "repeats": 1, "from_sequential": False}
+            for n in ns]
+
+
 def verdict_sections() -> dict:
+    """The verdict as it is written in results.json (JSON shapes, read back through the schema)."""
     return {
         "classification": {
             "label": "io-bound", "cpu_fraction": 0.18, "confidence": "high",
@@ -94,11 +100,11 @@ def verdict_sections() -> dict:
         },
         "scaling": {
             "threads": {"status": "ok", "lambda_rps": 52.0, "sigma": 0.05, "kappa": 0.0008,
-                        "n_star": 34.5, "r2": 0.98, "points": 5, "message": ""},
+                        "n_star": 34.5, "r2": 0.98, "points": _points(1, 2, 4, 8, 16), "message": ""},
             "processes": {"status": "not enough points", "lambda_rps": None, "sigma": None,
-                          "kappa": None, "n_star": None, "r2": None, "points": 1,
+                          "kappa": None, "n_star": None, "r2": None, "points": _points(2),
                           "message": "needs ≥ 3 concurrency levels"},
-            "asyncio": {"status": "fit failed", "points": 2, "message": "did not converge"},
+            "asyncio": {"status": "fit failed", "points": _points(8, 16), "message": "did not converge"},
         },
         "recommendation": {
             "model": "threads", "concurrency": 8, "throughput_rps": 320.0, "speedup": 6.4,
@@ -112,11 +118,12 @@ def verdict_sections() -> dict:
         },
         "predictions": {
             "total_records": 300000,
+            "confidence": 0.95,
             "rows": [
                 {"model": "threads", "concurrency": 8, "wall_s": 937.5, "low_s": 909.0,
-                 "high_s": 967.7, "repeats": 3, "recommended": True},
+                 "high_s": 967.7, "throughput_rps": 320.0, "repeats": 3, "recommended": True},
                 {"model": "sequential", "concurrency": 1, "wall_s": 6000.0, "low_s": None,
-                 "high_s": None, "repeats": 1, "recommended": False},
+                 "high_s": None, "throughput_rps": 50.0, "repeats": 1, "recommended": False},
             ],
         },
     }
@@ -133,20 +140,16 @@ def make_results(*, verdict: bool = True, samples: bool = True) -> Results:
         samples=[make_samples(i, t) for i, t in enumerate(trials) if t.status == "ok"] if samples else [],
         skipped=[Skipped(model="dask", concurrency=None, reason="dask is not installed")],
         sweep_log=[
-            {"t_s": 0.0, "event": "calibrate", "model": None, "concurrency": None,
-             "message": "20 ms per record: trials of 200 records"},
-            {"t_s": 4.2, "event": "stop-climb", "model": "threads", "concurrency": 16,
-             "message": "threads × 16 gains 4.7 % (< 5 %)"},
-            {"t_s": 9.0, "event": "crash", "model": "processes", "concurrency": 4,
-             "message": "worker process died (signal 11)"},
+            SweepEvent(0.0, "calibrate", None, None, "20 ms per record: trials of 200 records"),
+            SweepEvent(4.2, "stop", "threads", 16, "threads × 16 gains 4.7 % (< 5 %)"),
+            SweepEvent(9.0, "crash", "processes", 4, "worker process died (signal 11)"),
         ],
         command="concur run scenarios/db_batch.py --total 300000 --repeat 3",
         started_at="2025-01-01T10:00:00Z", finished_at="2025-01-01T10:01:00Z",
         tool_version="0.1.0",
     )
     if verdict:
-        for key, value in verdict_sections().items():
-            setattr(results, key, value)
+        results = Results.from_dict({**results.to_dict(), **verdict_sections()})
     return results
 
 

@@ -18,25 +18,25 @@ def seq(cpu_fraction: float, **kw):
 )
 def test_label_follows_cpu_fraction_thresholds(cpu_fraction, label):
     out = classify(make_results(seq(cpu_fraction)))
-    assert out["label"] == label
-    assert out["cpu_fraction"] == pytest.approx(cpu_fraction)
-    assert out["basis_trial"] == 0
+    assert out.label == label
+    assert out.cpu_fraction == pytest.approx(cpu_fraction)
+    assert out.basis_trial == 0
 
 
 @pytest.mark.parametrize(("user_s", "label"), [(0.3, "io-bound"), (0.7, "cpu-bound")])
 def test_threshold_values_themselves_belong_to_the_bound_labels(user_s, label):
     trial = make_trial(cpu_user_s=user_s, cpu_system_s=0.0, wall_s=1.0)
-    assert classify(make_results(trial))["label"] == label
+    assert classify(make_results(trial)).label == label
 
 
 def test_cpu_fraction_adds_user_and_system_time_per_wall_second():
     trial = make_trial(cpu_user_s=0.5, cpu_system_s=0.3, wall_s=2.0)
-    assert classify(make_results(trial))["cpu_fraction"] == pytest.approx(0.4)
+    assert classify(make_results(trial)).cpu_fraction == pytest.approx(0.4)
 
 
 def test_evidence_states_the_number_and_the_threshold():
     out = classify(make_results(seq(0.08)))
-    assert "sequential: 0.08 CPU s per wall s (threshold: ≤ 0.30 is I/O-bound)" in out["evidence"]
+    assert "sequential: 0.08 CPU s per wall s (threshold: ≤ 0.30 is I/O-bound)" in out.evidence
 
 
 @pytest.mark.parametrize(
@@ -49,24 +49,24 @@ def test_evidence_states_the_number_and_the_threshold():
 )
 def test_too_little_data_is_unknown_with_the_reason(trial, reason):
     out = classify(make_results(trial))
-    assert out["label"] == "unknown"
-    assert out["cpu_fraction"] is None
-    assert out["basis_trial"] is None
-    assert out["confidence"] == "low"
-    assert any(reason in e for e in out["evidence"]), out["evidence"]
+    assert out.label == "unknown"
+    assert out.cpu_fraction is None
+    assert out.basis_trial is None
+    assert out.confidence == "low"
+    assert any(reason in e for e in out.evidence), out.evidence
 
 
 def test_no_trials_at_all_is_unknown():
     out = classify(make_results())
-    assert out["label"] == "unknown"
-    assert "no trial completed" in out["evidence"][0]
+    assert out.label == "unknown"
+    assert "no trial completed" in out.evidence[0]
 
 
 def test_crashed_sequential_trial_is_not_used():
     crashed = seq(0.95, status="crashed")
     out = classify(make_results(crashed, seq(0.1)))
-    assert out["label"] == "io-bound"
-    assert out["basis_trial"] == 1
+    assert out.label == "io-bound"
+    assert out.basis_trial == 1
 
 
 def test_without_sequential_the_lowest_threads_trial_is_used_and_said():
@@ -75,17 +75,17 @@ def test_without_sequential_the_lowest_threads_trial_is_used_and_said():
         make_trial("threads", 2, cpu_util=0.1),
         make_trial("asyncio", 1, cpu_util=0.9),
     ))
-    assert out["label"] == "io-bound"
-    assert out["basis_trial"] == 1
-    assert "no sequential trial was run" in out["evidence"][0]
-    assert "threads×2" in out["evidence"][0]
-    assert out["confidence"] != "high"
+    assert out.label == "io-bound"
+    assert out.basis_trial == 1
+    assert "no sequential trial was run" in out.evidence[0]
+    assert "threads×2" in out.evidence[0]
+    assert out.confidence != "high"
 
 
 def test_repeats_are_pooled_by_total_cpu_over_total_wall():
     out = classify(make_results(seq(0.1, repeat=0), seq(0.2, repeat=1)))
-    assert out["cpu_fraction"] == pytest.approx(0.15)
-    assert "sequential (2 repeats)" in out["evidence"][0]
+    assert out.cpu_fraction == pytest.approx(0.15)
+    assert "sequential (2 repeats)" in out.evidence[0]
 
 
 def test_threads_scaling_like_processes_on_cpu_work_releases_the_gil():
@@ -94,10 +94,10 @@ def test_threads_scaling_like_processes_on_cpu_work_releases_the_gil():
         make_trial("threads", 4, throughput_rps=350.0, cpu_util=3.6),
         make_trial("processes", 4, throughput_rps=370.0, cpu_util=3.8),
     ))
-    assert out["label"] == "cpu-bound"
-    assert out["refinements"] == ["releases-GIL"]
+    assert out.label == "cpu-bound"
+    assert out.refinements == ["releases-GIL"]
     assert any("threads×4 ran 3.5× faster than sequential using 3.60 cores" in e
-               and "processes×4: 3.7×" in e for e in out["evidence"]), out["evidence"]
+               and "processes×4: 3.7×" in e for e in out.evidence), out.evidence
 
 
 def test_gil_bound_threads_do_not_release_the_gil_and_processes_show_it():
@@ -106,8 +106,8 @@ def test_gil_bound_threads_do_not_release_the_gil_and_processes_show_it():
         make_trial("threads", 4, throughput_rps=104.0, cpu_util=1.0),
         make_trial("processes", 4, throughput_rps=380.0, cpu_util=3.9),
     ))
-    assert out["refinements"] == []
-    assert any("the GIL serialises the Python work" in e for e in out["evidence"])
+    assert out.refinements == []
+    assert any("the GIL serialises the Python work" in e for e in out.evidence)
 
 
 def test_threads_speedup_with_too_little_cpu_is_not_releases_gil():
@@ -115,7 +115,7 @@ def test_threads_speedup_with_too_little_cpu_is_not_releases_gil():
         seq(0.8, throughput_rps=100.0),
         make_trial("threads", 4, throughput_rps=200.0, cpu_util=1.2),
     ))
-    assert "releases-GIL" not in out["refinements"]
+    assert "releases-GIL" not in out.refinements
 
 
 def test_io_bound_threads_scaling_is_not_called_releasing_the_gil():
@@ -123,7 +123,7 @@ def test_io_bound_threads_scaling_is_not_called_releasing_the_gil():
         seq(0.1, throughput_rps=100.0),
         make_trial("threads", 16, throughput_rps=1400.0, cpu_util=1.4),
     ))
-    assert out["refinements"] == []
+    assert out.refinements == []
 
 
 def test_free_threaded_python_never_claims_releases_gil():
@@ -132,8 +132,8 @@ def test_free_threaded_python_never_claims_releases_gil():
         make_trial("threads", 4, throughput_rps=350.0, cpu_util=3.6),
         gil_enabled=False,
     ))
-    assert out["refinements"] == []
-    assert any("free-threaded" in e for e in out["evidence"])
+    assert out.refinements == []
+    assert any("free-threaded" in e for e in out.evidence)
 
 
 def test_nothing_scaling_with_low_cpu_is_serialized():
@@ -143,9 +143,9 @@ def test_nothing_scaling_with_low_cpu_is_serialized():
         make_trial("threads", 16, throughput_rps=31.0, cpu_util=0.12),
         make_trial("asyncio", 0, throughput_rps=29.0, cpu_util=0.2),
     ))
-    assert out["label"] == "io-bound"
-    assert out["refinements"] == ["serialized"]
-    sentence = next(e for e in out["evidence"] if "serialises" in e)
+    assert out.label == "io-bound"
+    assert out.refinements == ["serialized"]
+    sentence = next(e for e in out.evidence if "serialises" in e)
     assert "threads×16, ran 1.11× (31 vs 28 records/s)" in sentence
     assert "CPU never above 0.20 cores" in sentence
 
@@ -155,12 +155,12 @@ def test_no_scaling_with_busy_cpu_is_not_serialized():
         seq(0.9, throughput_rps=100.0),
         make_trial("threads", 4, throughput_rps=101.0, cpu_util=1.0),
     ))
-    assert "serialized" not in out["refinements"]
+    assert "serialized" not in out.refinements
 
 
 def test_serialized_needs_a_concurrent_trial():
     out = classify(make_results(seq(0.05, throughput_rps=28.0)))
-    assert out["refinements"] == []
+    assert out.refinements == []
 
 
 def test_no_gain_at_two_workers_with_low_cpu_is_serialized():
@@ -169,7 +169,7 @@ def test_no_gain_at_two_workers_with_low_cpu_is_serialized():
         seq(0.05, throughput_rps=28.0),
         make_trial("threads", 2, throughput_rps=29.0, cpu_util=0.1),
     ))
-    assert out["refinements"] == ["serialized"]
+    assert out.refinements == ["serialized"]
 
 
 def test_scaling_io_work_is_reported_with_its_cpu():
@@ -177,35 +177,35 @@ def test_scaling_io_work_is_reported_with_its_cpu():
         seq(0.08, throughput_rps=28.2),
         make_trial("threads", 16, throughput_rps=412.0, cpu_util=0.31),
     ))
-    assert "threads×16 ran 14.6× faster than sequential with CPU still at 0.31 cores" in out["evidence"]
+    assert "threads×16 ran 14.6× faster than sequential with CPU still at 0.31 cores" in out.evidence
 
 
 def test_confidence_is_high_far_from_thresholds_even_measured_once():
-    assert classify(make_results(seq(0.05)))["confidence"] == "high"
+    assert classify(make_results(seq(0.05))).confidence == "high"
 
 
 def test_confidence_is_low_next_to_a_threshold():
     out = classify(make_results(seq(0.29)))
-    assert out["confidence"] == "low"
-    assert any(e.startswith("confidence low: 0.01 from the 0.30 threshold") for e in out["evidence"])
+    assert out.confidence == "low"
+    assert any(e.startswith("confidence low: 0.01 from the 0.30 threshold") for e in out.evidence)
 
 
 def test_single_run_near_a_threshold_costs_confidence_that_repeats_restore():
     once = classify(make_results(seq(0.15)))
     thrice = classify(make_results(*(seq(0.15, repeat=i) for i in range(3))))
-    assert (once["confidence"], thrice["confidence"]) == ("medium", "high")
+    assert (once.confidence, thrice.confidence) == ("medium", "high")
 
 
 def test_noisy_repeats_lower_confidence():
     out = classify(make_results(seq(0.05, repeat=0), seq(0.10, repeat=1), seq(0.15, repeat=2)))
-    assert out["confidence"] == "medium"
-    assert any("varied" in e for e in out["evidence"])
+    assert out.confidence == "medium"
+    assert any("varied" in e for e in out.evidence)
 
 
 def test_failing_records_lower_confidence():
     out = classify(make_results(seq(0.05, errors=100)))
-    assert out["confidence"] == "medium"
-    assert any("10 % of records failed" in e for e in out["evidence"])
+    assert out.confidence == "medium"
+    assert any("10 % of records failed" in e for e in out.evidence)
 
 
 def test_run_queue_wait_counts_as_cpu_demand_on_a_busy_machine():
@@ -214,9 +214,9 @@ def test_run_queue_wait_counts_as_cpu_demand_on_a_busy_machine():
     trial = seq(0.6)
     trial.runqueue_wait_s = 0.3 * trial.wall_s
     out = classify(make_results(trial))
-    assert out["label"] == "cpu-bound"
-    assert out["cpu_fraction"] == pytest.approx(0.9)
-    assert "0.60 on CPU + 0.30 runnable" in out["evidence"][0]
+    assert out.label == "cpu-bound"
+    assert out.cpu_fraction == pytest.approx(0.9)
+    assert "0.60 on CPU + 0.30 runnable" in out.evidence[0]
 
 
 def test_cpu_that_does_not_grow_with_n_counts_as_low_for_serialized():
@@ -226,7 +226,7 @@ def test_cpu_that_does_not_grow_with_n_counts_as_low_for_serialized():
         make_trial("threads", 4, throughput_rps=106.0, cpu_util=0.65),
         make_trial("processes", 4, throughput_rps=88.0, cpu_util=0.62),
     ))
-    assert "serialized" in out["refinements"]
+    assert "serialized" in out.refinements
 
 
 def test_pure_python_cpu_is_not_serialized_when_processes_scale():
@@ -235,4 +235,4 @@ def test_pure_python_cpu_is_not_serialized_when_processes_scale():
         make_trial("threads", 2, throughput_rps=98.0, cpu_util=1.0),
         make_trial("processes", 2, throughput_rps=190.0, cpu_util=1.9),
     ))
-    assert "serialized" not in out["refinements"]
+    assert "serialized" not in out.refinements

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from profiler.analysis.recommend import Constraints, recommend
+from profiler.analysis.recommend import recommend
 from profiler.errors import ConfigError
-from profiler.results import Skipped
+from profiler.results import Constraints, Exclusion, Skipped
+from profiler.results.schema import to_data
 from tests.analysis_helpers import make_results, make_trial, repeats
 
 MIB = 2**20
@@ -26,34 +27,34 @@ def io_job(*extra, **kw):
 
 
 def chosen(rec) -> tuple[str | None, int | None]:
-    return rec["model"], rec["concurrency"]
+    return rec.model, rec.concurrency
 
 
 def test_threads_within_ten_percent_beat_asyncio_by_simplicity():
     rec = recommend(io_job())
     assert chosen(rec) == ("threads", 16)
     assert any("asyncio×64 was fastest (430 records/s), but threads×16 is within 10 %" in r
-               for r in rec["rationale"]), rec["rationale"]
+               for r in rec.rationale), rec.rationale
 
 
 def test_faster_model_wins_when_the_simpler_one_is_more_than_ten_percent_slower():
     rec = recommend(io_job(make_trial("asyncio", 128, throughput_rps=520.0, cpu_util=0.5)))
     assert chosen(rec) == ("asyncio", 128)
-    assert rec["throughput_rps"] == pytest.approx(520.0)
+    assert rec.throughput_rps == pytest.approx(520.0)
 
 
 def test_sentence_and_speedup_compare_with_sequential():
     rec = recommend(io_job())
-    assert rec["speedup"] == pytest.approx(412 / 28)
-    assert rec["sentence"] == "use threads×16 — 14.7× faster than sequential (412 vs 28 records/s)"
-    assert rec["keep_sequential"] is False
+    assert rec.speedup == pytest.approx(412 / 28)
+    assert rec.sentence == "use threads×16 — 14.7× faster than sequential (412 vs 28 records/s)"
+    assert rec.keep_sequential is False
 
 
 def test_lower_concurrency_within_five_percent_wins_within_a_model():
     rec = recommend(io_job(make_trial("threads", 8, throughput_rps=400.0, cpu_util=0.3)))
     assert chosen(rec) == ("threads", 8)
     assert any("threads×8 is within 5 % of threads×16 (400 vs 412 records/s)" in r
-               for r in rec["rationale"])
+               for r in rec.rationale)
 
 
 def test_lower_concurrency_more_than_five_percent_slower_does_not_win():
@@ -68,15 +69,15 @@ def test_repeats_are_averaged_before_comparing():
         *repeats("processes", 4, [260.0, 240.0]),  # mean 250: more than 10 % above threads
     ))
     assert chosen(rec) == ("processes", 4)
-    assert rec["throughput_rps"] == pytest.approx(250.0)
+    assert rec.throughput_rps == pytest.approx(250.0)
 
 
 def test_max_connections_excludes_configs_that_open_more():
     rec = recommend(io_job(make_trial("asyncio", 0, throughput_rps=900.0, connections_peak=1000)),
                     Constraints(max_connections=50))
     assert chosen(rec) == ("threads", 16)
-    assert {"model": "asyncio", "concurrency": 64, "reason": "64 connections (limit 50)"} in rec["excluded"]
-    assert "--max-connections 50 excluded asyncio×64 (64 connections), asyncio×unbounded (1,000 connections)" in rec["rationale"]
+    assert Exclusion("asyncio", 64, "64 connections (limit 50)") in rec.excluded
+    assert "--max-connections 50 excluded asyncio×64 (64 connections), asyncio×unbounded (1,000 connections)" in rec.rationale
 
 
 def test_server_side_connections_count_against_max_connections():
@@ -93,7 +94,7 @@ def test_max_rss_excludes_memory_hungry_configs():
         Constraints(max_rss_bytes=500 * MIB),
     )
     assert chosen(rec) == ("threads", 32)
-    assert {"model": "processes", "concurrency": 8, "reason": "peak RSS 800 MiB (limit 500 MiB)"} in rec["excluded"]
+    assert Exclusion("processes", 8, "peak RSS 800 MiB (limit 500 MiB)") in rec.excluded
 
 
 def test_loop_lag_over_the_limit_excludes_loop_configs():
@@ -106,24 +107,24 @@ def test_cpu_cap_excludes_configs_that_burn_more_cores():
     hungry = make_trial("processes", 8, throughput_rps=700.0, cpu_util=7.5)
     rec = recommend(io_job(hungry), Constraints(max_cpu_util=4.0))
     assert chosen(rec) == ("threads", 16)
-    assert rec["excluded"][0]["reason"] == "7.50 cores busy (limit 4.00 cores)"
+    assert rec.excluded[0].reason == "7.50 cores busy (limit 4.00 cores)"
     assert chosen(recommend(io_job(hungry))) == ("processes", 8)
 
 
 def test_configs_with_one_percent_errors_or_more_are_excluded():
     rec = recommend(io_job(make_trial("asyncio", 256, throughput_rps=900.0, records=1000, errors=10)))
     assert chosen(rec) == ("threads", 16)
-    assert rec["excluded"] == [{"model": "asyncio", "concurrency": 256,
-                                "reason": "1 % of records failed (limit 1 %)"}]
+    assert rec.excluded == [Exclusion("asyncio", 256,
+                                      "1 % of records failed (10 of 1,000) (limit 1 %)")]
 
 
 def test_errors_under_the_allowance_are_tolerated_and_said():
     rec = recommend(io_job(make_trial("asyncio", 256, throughput_rps=900.0, records=1000, errors=5,
                                       errors_by_type={"TimeoutError": 5})))
     assert chosen(rec) == ("asyncio", 256)
-    assert any("5 failed records of 1,000 (0.5 %), under the 1 % allowance" in r for r in rec["rationale"])
+    assert any("5 failed records of 1,000 (0.5 %), under the 1 % allowance" in r for r in rec.rationale)
     assert any("errors in asyncio×256: 5 of 1,000 records (0.5 %): TimeoutError ×5" in w
-               for w in rec["warnings"])
+               for w in rec.warnings)
 
 
 def test_keep_it_sequential_when_nothing_beats_it_by_more_than_ten_percent():
@@ -133,45 +134,45 @@ def test_keep_it_sequential_when_nothing_beats_it_by_more_than_ten_percent():
         make_trial("asyncio", 16, throughput_rps=109.0),
     ))
     assert chosen(rec) == ("sequential", 1)
-    assert rec["keep_sequential"] is True
-    assert rec["speedup"] == pytest.approx(1.0)
-    assert rec["sentence"].startswith("keep it sequential — nothing beat it by more than 10 %")
-    assert "asyncio×16, 1.09×" in rec["sentence"]
+    assert rec.keep_sequential is True
+    assert rec.speedup == pytest.approx(1.0)
+    assert rec.sentence.startswith("keep it sequential — nothing beat it by more than 10 %")
+    assert "asyncio×16, 1.09×" in rec.sentence
 
 
 def test_eleven_percent_faster_is_worth_recommending():
     rec = recommend(make_results(make_trial("sequential", 1, throughput_rps=100.0),
                                  make_trial("threads", 4, throughput_rps=125.0)))
     assert chosen(rec) == ("threads", 4)
-    assert rec["keep_sequential"] is False
+    assert rec.keep_sequential is False
 
 
 def test_without_sequential_there_is_no_speedup():
     rec = recommend(make_results(make_trial("threads", 4, throughput_rps=200.0)))
-    assert rec["speedup"] is None
-    assert "no sequential trial to compare against" in rec["sentence"]
+    assert rec.speedup is None
+    assert "no sequential trial to compare against" in rec.sentence
 
 
 def test_no_completed_trial_means_no_recommendation():
     rec = recommend(make_results(make_trial("threads", 4, status="crashed", status_detail="signal 11")))
-    assert rec["model"] is None and rec["concurrency"] is None
-    assert rec["sentence"].startswith("no configuration completed")
-    assert "threads×4 (repeat 0, trial 0) crashed: signal 11" in rec["warnings"]
+    assert rec.model is None and rec.concurrency is None
+    assert rec.sentence.startswith("no configuration completed")
+    assert "threads×4 (repeat 0, trial 0) crashed: signal 11" in rec.warnings
 
 
 def test_all_configs_excluded_means_no_recommendation_with_the_reasons():
     rec = recommend(make_results(make_trial("threads", 4, connections_peak=40)),
                     Constraints(max_connections=10))
-    assert rec["model"] is None
-    assert "no configuration met the constraints" in rec["sentence"]
-    assert rec["rationale"] == ["--max-connections 10 excluded threads×4 (40 connections)"]
+    assert rec.model is None
+    assert "no configuration met the constraints" in rec.sentence
+    assert rec.rationale == ["--max-connections 10 excluded threads×4 (40 connections)"]
 
 
 def test_constraints_are_echoed_in_the_output():
     rec = recommend(io_job(), Constraints(max_connections=7, max_cpu_util=2.0))
-    assert rec["constraints"] == {"max_connections": 7, "max_rss_bytes": None,
-                                  "max_loop_lag_p99_ms": 100.0, "max_cpu_util": 2.0,
-                                  "noise_margin": 0.10}
+    assert to_data(rec.constraints) == {"max_connections": 7, "max_rss_bytes": None,
+                                        "max_loop_lag_p99_ms": 100.0, "max_cpu_util": 2.0,
+                                        "noise_margin": 0.10}
 
 
 @pytest.mark.parametrize("kw", [{"noise_margin": 1.5}, {"max_connections": 0}, {"max_cpu_util": -1.0}])
@@ -184,8 +185,8 @@ def test_nonsense_constraints_are_a_config_error(kw):
 
 
 def warning_with(rec, text: str) -> str:
-    found = [w for w in rec["warnings"] if text in w]
-    assert found, rec["warnings"]
+    found = [w for w in rec.warnings if text in w]
+    assert found, rec.warnings
     return found[0]
 
 
@@ -199,7 +200,7 @@ def test_warns_when_connections_grow_with_concurrency():
 def test_no_connection_warning_when_growth_is_under_four_times():
     rec = recommend(make_results(make_trial("threads", 4, connections_peak=4),
                                  make_trial("threads", 8, connections_peak=15)))
-    assert not any("connections grow" in w for w in rec["warnings"])
+    assert not any("connections grow" in w for w in rec.warnings)
 
 
 def test_warns_about_loop_lag_over_the_limit_naming_configs():
@@ -230,7 +231,7 @@ def test_warns_when_repeats_of_the_recommended_config_disagree():
     rec = recommend(make_results(make_trial("sequential", 1, throughput_rps=10.0),
                                  *repeats("threads", 4, [100.0, 140.0, 60.0])))
     assert "varied 40 %" in warning_with(rec, "threads×4 is noisy")
-    assert not any("measured once" in w for w in rec["warnings"])
+    assert not any("measured once" in w for w in rec.warnings)
 
 
 def test_warns_about_trials_with_too_few_records():
@@ -266,8 +267,8 @@ def test_unbounded_gather_is_not_recommended_while_a_bounded_config_ran():
         make_trial("asyncio", 256, throughput_rps=9000.0),
         make_trial("asyncio", 0, throughput_rps=9500.0),
     ))
-    assert (out["model"], out["concurrency"]) == ("asyncio", 256)
-    assert any(e["concurrency"] == 0 and "unbounded" in e["reason"] for e in out["excluded"])
+    assert (out.model, out.concurrency) == ("asyncio", 256)
+    assert any(e.concurrency == 0 and "unbounded" in e.reason for e in out.excluded)
 
 
 def test_no_still_climbing_warning_for_processes_at_the_two_per_core_cap():
@@ -277,5 +278,5 @@ def test_no_still_climbing_warning_for_processes_at_the_two_per_core_cap():
         make_trial("processes", 4, throughput_rps=260.0, cpu_util=2.0),
         cpu_count=2,
     ))
-    assert (rec["model"], rec["concurrency"]) == ("processes", 4)
-    assert not any("highest concurrency measured" in w for w in rec["warnings"])
+    assert (rec.model, rec.concurrency) == ("processes", 4)
+    assert not any("highest concurrency measured" in w for w in rec.warnings)

@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from profiler.analysis.scaling import fit_scaling, fit_usl, predict, usl
+from profiler.analysis.scaling import fit_scaling, fit_usl, usl
+from profiler.results import ScalingPoint
 from tests.analysis_helpers import make_results, make_trial
 
 NS = (1, 2, 4, 8, 16, 32, 64)
@@ -23,57 +24,56 @@ def close(actual: float, expected: float) -> bool:
 @pytest.mark.parametrize(("sigma", "kappa"), [(0.05, 0.002), (0.3, 0.0), (0.0, 0.0005), (0.02, 0.0)])
 def test_usl_fit_recovers_known_sigma_and_kappa(sigma, kappa):
     fit = fit_scaling(make_results(*curve("threads", sigma, kappa)))["threads"]
-    assert fit["status"] == "ok"
-    assert close(fit["sigma"], sigma), fit
-    assert close(fit["kappa"], kappa), fit
-    assert fit["lambda_rps"] == pytest.approx(100.0, rel=0.05)
-    assert fit["r2"] > 0.999
+    assert fit.status == "ok"
+    assert close(fit.sigma, sigma), fit
+    assert close(fit.kappa, kappa), fit
+    assert fit.lambda_rps == pytest.approx(100.0, rel=0.05)
+    assert fit.r2 > 0.999
 
 
 def test_peak_concurrency_follows_from_sigma_and_kappa():
     fit = fit_scaling(make_results(*curve("threads", 0.05, 0.002)))["threads"]
-    assert fit["n_star"] == pytest.approx(math.sqrt(0.95 / 0.002), rel=0.10)
-    assert "peak near N ≈ 22" in fit["message"]
+    assert fit.n_star == pytest.approx(math.sqrt(0.95 / 0.002), rel=0.10)
+    assert "peak near N ≈ 22" in fit.message
 
 
 def test_zero_kappa_has_no_peak_within_range():
     fit = fit_scaling(make_results(*curve("processes", 0.3, 0.0)))["processes"]
-    assert fit["n_star"] is None
-    assert "no peak within range" in fit["message"]
+    assert fit.n_star is None
+    assert "no peak within range" in fit.message
 
 
 def test_two_points_are_not_enough_to_fit():
     fit = fit_scaling(make_results(*curve("asyncio", 0.05, 0.002, ns=(1, 4))))["asyncio"]
-    assert fit["status"] == "not enough points"
-    assert fit["sigma"] is None and fit["kappa"] is None and fit["n_star"] is None
-    assert "N = 1, 4" in fit["message"]
+    assert fit.status == "not enough points"
+    assert fit.sigma is None and fit.kappa is None and fit.n_star is None
+    assert "N = 1, 4" in fit.message
 
 
 def test_sequential_anchors_n1_for_pool_models_without_their_own():
     trials = [make_trial("sequential", 1, throughput_rps=100.0)] + curve("threads", 0.05, 0.002, ns=(2, 4))
     fit = fit_scaling(make_results(*trials))["threads"]
-    assert fit["status"] == "ok"
-    assert fit["points"][0] == {"concurrency": 1, "throughput_rps": 100.0, "repeats": 1,
-                                "from_sequential": True}
-    assert "3 points for 3 parameters" in fit["message"]
+    assert fit.status == "ok"
+    assert fit.points[0] == ScalingPoint(1, 100.0, repeats=1, from_sequential=True)
+    assert "3 points for 3 parameters" in fit.message
 
 
 def test_own_n1_point_is_used_instead_of_the_sequential_anchor():
     trials = [make_trial("sequential", 1, throughput_rps=50.0)] + curve("threads", 0.05, 0.002, ns=(1, 2, 4))
-    points = fit_scaling(make_results(*trials))["threads"]["points"]
-    assert [p["from_sequential"] for p in points] == [False, False, False]
-    assert points[0]["throughput_rps"] == pytest.approx(100.0)
+    points = fit_scaling(make_results(*trials))["threads"].points
+    assert [p.from_sequential for p in points] == [False, False, False]
+    assert points[0].throughput_rps == pytest.approx(100.0)
 
 
 def test_asyncio_is_not_anchored_on_sequential():
     trials = [make_trial("sequential", 1, throughput_rps=100.0)] + curve("asyncio", 0.05, 0.002, ns=(2, 4))
-    assert fit_scaling(make_results(*trials))["asyncio"]["status"] == "not enough points"
+    assert fit_scaling(make_results(*trials))["asyncio"].status == "not enough points"
 
 
 def test_unbounded_concurrency_is_not_a_point():
     trials = curve("asyncio", 0.05, 0.002, ns=(8, 16)) + [make_trial("asyncio", 0, throughput_rps=50.0)]
     fit = fit_scaling(make_results(*trials))["asyncio"]
-    assert [p["concurrency"] for p in fit["points"]] == [8, 16]
+    assert [p.concurrency for p in fit.points] == [8, 16]
 
 
 def test_repeats_are_averaged_into_one_point_per_n():
@@ -83,14 +83,14 @@ def test_repeats_are_averaged_into_one_point_per_n():
         trials += [make_trial("threads", n, throughput_rps=x * 0.9, repeat=0),
                    make_trial("threads", n, throughput_rps=x * 1.1, repeat=1)]
     fit = fit_scaling(make_results(*trials))["threads"]
-    assert len(fit["points"]) == len(NS)
-    assert all(p["repeats"] == 2 for p in fit["points"])
-    assert close(fit["sigma"], 0.05) and close(fit["kappa"], 0.002)
+    assert len(fit.points) == len(NS)
+    assert all(p.repeats == 2 for p in fit.points)
+    assert close(fit.sigma, 0.05) and close(fit.kappa, 0.002)
 
 
 def test_crashed_trials_are_not_points():
     trials = curve("threads", 0.05, 0.002, ns=(1, 2)) + [make_trial("threads", 4, status="crashed")]
-    assert fit_scaling(make_results(*trials))["threads"]["status"] == "not enough points"
+    assert fit_scaling(make_results(*trials))["threads"].status == "not enough points"
 
 
 def test_sequential_gets_no_curve_of_its_own():
@@ -98,25 +98,26 @@ def test_sequential_gets_no_curve_of_its_own():
     assert set(section) == {"threads"}
 
 
-def test_predict_evaluates_the_fitted_curve():
+def test_the_fitted_curve_predicts_the_measured_and_the_unmeasured_n():
     fit = fit_scaling(make_results(*curve("threads", 0.05, 0.002)))["threads"]
-    assert predict(fit, 16) == pytest.approx(usl(16, 100.0, 0.05, 0.002), rel=0.01)
-    assert predict(fit, 128) == pytest.approx(usl(128, 100.0, 0.05, 0.002), rel=0.05)
+    assert fit.ok
+    assert usl(16, fit.lambda_rps, fit.sigma, fit.kappa) == pytest.approx(usl(16, 100.0, 0.05, 0.002), rel=0.01)
+    assert usl(128, fit.lambda_rps, fit.sigma, fit.kappa) == pytest.approx(usl(128, 100.0, 0.05, 0.002), rel=0.05)
 
 
-def test_predict_without_a_fit_is_none():
-    assert predict(fit_usl([]), 4) is None
+def test_no_points_is_no_fit():
+    assert not fit_usl([]).ok
 
 
 def test_all_zero_throughput_is_a_failed_fit_not_a_curve():
-    points = [{"concurrency": n, "throughput_rps": 0.0} for n in (1, 2, 4)]
+    points = [ScalingPoint(n, 0.0) for n in (1, 2, 4)]
     fit = fit_usl(points)
-    assert fit["status"] == "fit failed"
-    assert fit["sigma"] is None
+    assert fit.status == "fit failed"
+    assert fit.sigma is None
 
 
 def test_only_unbounded_runs_say_why_there_is_no_curve():
     fit = fit_scaling(make_results(make_trial("asyncio", 0, throughput_rps=50.0)))["asyncio"]
-    assert fit["status"] == "not enough points"
-    assert fit["points"] == []
-    assert "unbounded runs (N = 0) have no place on the curve" in fit["message"]
+    assert fit.status == "not enough points"
+    assert fit.points == []
+    assert "unbounded runs (N = 0) have no place on the curve" in fit.message

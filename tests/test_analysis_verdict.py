@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 
-from profiler.analysis import MODEL_SIMPLICITY, Constraints, analyse, verdict_lines
-from profiler.results import Results
+from profiler.analysis import analyse
+from profiler.models import simplicity_order
+from profiler.report.console import verdict_lines
+from profiler.results import Constraints, Results
+from profiler.results.schema import to_data
 from tests.analysis_helpers import make_results, make_trial
 
 
@@ -24,24 +27,25 @@ def batch_job():
 
 def test_analyse_fills_every_verdict_section():
     results = analyse(batch_job())
-    assert results.classification["label"] == "io-bound"
-    assert results.scaling["threads"]["status"] == "ok"
-    assert (results.recommendation["model"], results.recommendation["concurrency"]) == ("threads", 16)
-    assert results.predictions["total_records"] == 300_000
+    assert results.classification.label == "io-bound"
+    assert results.scaling["threads"].status == "ok"
+    assert (results.recommendation.model, results.recommendation.concurrency) == ("threads", 16)
+    assert results.predictions.total_records == 300_000
 
 
 def test_analysed_results_survive_the_json_round_trip():
     results = analyse(batch_job(), Constraints(max_connections=100))
     data = json.loads(results.to_json())  # allow_nan=False: no inf or NaN may leak in
     again = Results.from_dict(data)
-    assert again.recommendation == data["recommendation"]
-    assert again.recommendation["constraints"]["max_connections"] == 100
+    assert to_data(again.recommendation) == data["recommendation"]
+    assert again.recommendation == results.recommendation
+    assert again.recommendation.constraints.max_connections == 100
 
 
 def test_verdict_lines_start_with_label_and_recommendation():
     lines = verdict_lines(analyse(batch_job()))
     assert lines[0] == "I/O-bound: use threads×16 — 14.6× faster than sequential (412 vs 28 records/s)"
-    assert lines[1] == "full batch of 300,000 records: about 12.1 min with threads×16 (single run: no interval)"
+    assert lines[1] == "full batch of 300,000 records: about 12 min 08 s with threads×16 (single run: no interval)"
     assert "sequential: 0.08 CPU s per wall s (threshold: ≤ 0.30 is I/O-bound)" in lines
     assert "warning: far more connections than threads×16's 16: asyncio×unbounded 1,000 (62.5×) — each would load the database that much more" in lines
     assert any(line.startswith("warning: event-loop lag p99 over 100 ms: asyncio×unbounded") for line in lines)
@@ -69,4 +73,5 @@ def test_verdict_when_nothing_completed():
 
 
 def test_simplicity_order_is_the_documented_one():
-    assert MODEL_SIMPLICITY == ("sequential", "threads", "processes", "asyncio-threads", "asyncio", "uvloop")
+    assert simplicity_order("sync") == ["sequential", "threads", "processes", "asyncio-threads",
+                                        "asyncio", "uvloop", "dask"]

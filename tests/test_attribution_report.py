@@ -7,6 +7,8 @@ from pathlib import Path
 
 from profiler.report.html import render_report
 from profiler.report.why import attribution_views
+from profiler.results import Attribution
+from profiler.results.schema import from_data
 from tests.report_fixtures import Page, is_local_reference, make_results
 
 THREADS = {
@@ -32,10 +34,15 @@ DEGRADED = {
 }
 
 
+def entry_of(data: dict) -> Attribution:
+    """An entry as results.json holds it, read back through the schema."""
+    return from_data(Attribution, data, "attribution")
+
+
 def render(tmp_path: Path, entries: list[dict] | None) -> str:
     results = make_results()
-    if entries is not None:
-        results.attribution = entries  # until Results grows the field, as the renderer reads it
+    if entries is not None:  # entries as results.json holds them, read back through the schema
+        results.attribution = [entry_of(e) for e in entries]
     tmp_path.mkdir(parents=True, exist_ok=True)
     for entry in entries or []:
         for key in ("flamegraph", "speedscope"):
@@ -52,7 +59,7 @@ def test_no_attribution_no_section(tmp_path: Path) -> None:
 def test_section_shows_the_numbers_the_finding_and_the_files(tmp_path: Path) -> None:
     html = render(tmp_path, [THREADS])
     assert 'id="why-section"' in html and 'href="#why-section"' in html
-    assert "threads × 4 (450 records)" in html
+    assert "threads×4 (450 records)" in html
     assert "waiting for the GIL" in html and "73 %" in html
     assert "21 / 12 / 67 %" in html  # the decomposition
     assert "306 records/s" in html and "−1.3 % with py-spy" in html and "0.11 cores" in html
@@ -64,7 +71,7 @@ def test_section_shows_the_numbers_the_finding_and_the_files(tmp_path: Path) -> 
     assert page.rows["why-0-cpu"] == 1 and page.rows["why-0-yappi"] == 1
     assert "spin" in html and "0.490 s" in html
     summary = (tmp_path / "summary.md").read_text()
-    assert "**Why it is slow**" in summary and "threads × 4 (450 records): The handler threads" in summary
+    assert "**Why it is slow**" in summary and "threads×4 (450 records): The handler threads" in summary
 
 
 def test_degraded_entry_renders_its_warning_and_na(tmp_path: Path) -> None:
@@ -79,7 +86,7 @@ def test_decomposition_falls_back_to_the_configurations_trials() -> None:
     results = make_results()
     t = next(t for t in results.ok_trials() if t.model == "threads")
     entry = {**THREADS, "model": t.model, "concurrency": t.concurrency, "decomposition": None}
-    results.attribution = [entry]
+    results.attribution = [entry_of(entry)]
     [view] = attribution_views(results)
     split = next(f for f in view.figures if f.label.startswith("On CPU"))
     assert split.value != "n/a"
@@ -89,7 +96,7 @@ def test_rerendering_elsewhere_brings_the_files_along(tmp_path: Path) -> None:
     first, second = tmp_path / "run", tmp_path / "again"
     render(first, [THREADS])
     results = make_results()
-    results.attribution = [THREADS]
+    results.attribution = [entry_of(THREADS)]
     html = render_report(results, second, source_dir=first).read_text()
     assert (second / "attribution-threads-4.svg").is_file()
     assert 'href="attribution-threads-4.svg"' in html
@@ -97,7 +104,7 @@ def test_rerendering_elsewhere_brings_the_files_along(tmp_path: Path) -> None:
 
 def test_a_missing_file_is_a_note_not_a_dead_link(tmp_path: Path) -> None:
     results = make_results()
-    results.attribution = [THREADS]  # its files were never written here
+    results.attribution = [entry_of(THREADS)]  # its files were never written here
     html = render_report(results, tmp_path).read_text()
     assert 'href="attribution-threads-4.svg"' not in html
     assert "is not beside this report" in html

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from profiler.attribution import gil_support
-from profiler.attribution_explain import explain
-from profiler.attribution_files import flamegraph_svg, speedscope_json, thread_group
-from profiler.attribution_pyspy import describe_failure
-from profiler.attribution_stacks import (
+from profiler.attribution.explain import explain
+from profiler.attribution.files import flamegraph_svg, speedscope_json, thread_group
+from profiler.attribution.pyspy import describe_failure
+from profiler.attribution.stacks import (
     HARNESS,
     HARNESS_DIR,
     LOOP,
@@ -33,13 +33,15 @@ from profiler.attribution_stacks import (
     top_functions,
     wait_breakdown,
 )
-from profiler.attribution_yappi import merge_clocks, read_yappi, yappi_window
+from profiler.attribution.yappi import merge_clocks, read_yappi
+from profiler.measure.yappi_window import yappi_window
+from profiler.results import Attribution, Decomposition
 
 STDLIB = str(Path(sysconfig.get_paths()["stdlib"]).resolve())
 USER_FILE = "/home/me/job.py"
 CODE = CodeMap(frozenset({USER_FILE}))
 LIBC = "/usr/lib/x86_64-linux-gnu/libc.so.6"
-ROOT = 'process 41:"/venv/bin/python -c from profiler.trial import child_entry; child_entry(4)"'
+ROOT = 'process 41:"/venv/bin/python -c from profiler.measure.child import child_entry; child_entry(4)"'
 
 
 def line(*frames: str, count: int = 1, thread: str = "thread (42): concur-worker-0",
@@ -227,20 +229,20 @@ def test_merge_clocks_keeps_cpu_heavy_functions_the_wall_ranking_missed() -> Non
 
 
 def test_explain_names_the_gil_for_pure_python_threads() -> None:
-    lines = explain({"model": "threads", "concurrency": 4, "gil_share": 0.24, "gil_wait_share": 0.73,
-                     "decomposition": {"on_cpu": 0.24, "runqueue": 0.05, "waiting": 0.71}})
+    lines = explain(Attribution("threads", 4, gil_share=0.24, gil_wait_share=0.73,
+                                decomposition=Decomposition(0.24, 0.05, 0.71)))
     assert "73 %" in lines[0] and "GIL" in lines[0]
     assert not any("off CPU" in x for x in lines)  # the GIL already explains the waiting
 
 
 def test_explain_names_the_event_loop_when_it_eats_the_cpu() -> None:
-    lines = explain({"model": "asyncio", "concurrency": 0, "loop_internal_share": 0.8,
-                     "user_share": 0.1, "decomposition": {"on_cpu": 0.94, "runqueue": 0.06, "waiting": 0}})
+    lines = explain(Attribution("asyncio", 0, loop_internal_share=0.8, user_share=0.1,
+                                decomposition=Decomposition(0.94, 0.06, 0.0)))
     assert len(lines) == 1 and "80 %" in lines[0] and "10 % in your code" in lines[0]
 
 
 def test_explain_says_nothing_without_numbers() -> None:
-    assert explain({"model": "threads", "concurrency": 2}) == []
+    assert explain(Attribution("threads", 2)) == []
 
 
 @pytest.mark.parametrize(("output", "says"), [
@@ -281,9 +283,9 @@ def test_run_attribution_explains_the_recommendation_and_the_loop_rewrite() -> N
     results = make_results()
     picked = choose_configurations(results)
     rec = results.recommendation
-    assert picked[0][:2] == (rec["model"], rec["concurrency"])
-    assert len(picked) == 2 and picked[1][0] in ("asyncio", "uvloop")
-    assert all(rps > 0 for _, _, rps in picked)
+    assert picked[0].key == (rec.model, rec.concurrency)
+    assert len(picked) == 2 and picked[1].model in ("asyncio", "uvloop")
+    assert all(c.throughput_rps > 0 for c in picked)
     results.trials = []
     assert choose_configurations(results) == []
 

@@ -19,12 +19,12 @@ from pathlib import Path
 import pytest
 
 from profiler.analysis import analyse
-from profiler.analysis.caveats import suggested_chunk
+from profiler.analysis.cluster import suggested_chunk
 from profiler.errors import ConfigError
-from profiler.models.dask_metrics import task_metrics
-from profiler.models.dask_options import dask_options, model_options_from_flags
+from profiler.measure.trial import TrialSpec, run_trial
+from profiler.models.dask.metrics import task_metrics
+from profiler.models.dask.options import dask_options, model_options_from_flags
 from profiler.results import TRIAL_COLUMNS, Trial
-from profiler.trial import TrialSpec, run_trial
 from tests.analysis_helpers import make_results, make_trial
 from tests.conftest import target
 
@@ -98,11 +98,11 @@ def test_tiny_tasks_warn_that_overhead_dominates_and_say_how_to_batch():
                            make_trial("threads", 2, throughput_rps=17_000, cpu_util=1.0),
                            dask_trial(300, overhead_ms=3.0, task_ms=0.06, record_ms=0.06))
     rec = analyse(results).recommendation
-    warning = next(x for x in rec["warnings"] if "overhead dominates" in x)
+    warning = next(x for x in rec.warnings if "overhead dominates" in x)
     assert "dask×2" in warning and "3 ms" in warning and "0.06 ms" in warning
     assert "--chunk 450" in warning and "--chunk auto" in warning
-    assert rec["model"] == "sequential"
-    line = next(x for x in rec["rationale"] if "beat the dask cluster" in x)
+    assert rec.model == "sequential"
+    line = next(x for x in rec.rationale if "beat the dask cluster" in x)
     assert line.startswith("sequential on one machine beat the dask cluster for this workload")
     assert "60.0× dask's best (dask×2, 300 records/s)" in line
 
@@ -113,12 +113,12 @@ def test_threads_beating_the_cluster_is_said_with_both_numbers():
                            make_trial("threads", 8, throughput_rps=700, cpu_util=0.5),
                            dask_trial(400, overhead_ms=0.5, task_ms=10.0, record_ms=10.0))
     rec = analyse(results).recommendation
-    assert rec["model"] == "threads"
-    line = next(x for x in rec["rationale"] if "beat the dask cluster" in x)
+    assert rec.model == "threads"
+    line = next(x for x in rec.rationale if "beat the dask cluster" in x)
     assert line == ("threads×8 on one machine beat the dask cluster for this workload: 700 "
                     "records/s, 1.75× dask's best (dask×2, 400 records/s)")
-    assert not any("overhead dominates" in x for x in rec["warnings"])
-    assert any("uvloop < dask" in x for x in rec["rationale"])
+    assert not any("overhead dominates" in x for x in rec.warnings)
+    assert any("sequential < threads < dask" in x for x in rec.rationale)  # dask: least simple
 
 
 @needs_metrics
@@ -130,10 +130,10 @@ def test_a_winning_cluster_is_said_so():
                                       dask_workers=4, worker_threads=4, workers_cpu_util=3.8,
                                       workers_rss_peak_bytes=80 * 2**20))
     rec = analyse(results).recommendation
-    assert rec["model"] == "dask"
-    line = next(x for x in rec["rationale"] if "beat one machine" in x)
+    assert rec.model == "dask"
+    line = next(x for x in rec.rationale if "beat one machine" in x)
     assert "dask×4 ran 350 records/s on an external cluster" in line and "1.94× processes×2's 180" in line
-    external = next(x for x in rec["warnings"] if "external dask cluster" in x)
+    external = next(x for x in rec.warnings if "external dask cluster" in x)
     assert "client's only" in external and "3.80 cores busy" in external and "80 MiB" in external
 
 
@@ -191,10 +191,10 @@ def test_tiny_records_overhead_dominates_and_batching_helps():
     assert auto.model_metrics["chunk"] >= 10 and auto.model_metrics["chunk_option"] == "auto"
     assert auto.throughput_rps >= 3 * one.throughput_rps, (auto.throughput_rps, one.throughput_rps)
     rec = analyse(make_results(seq, one, cpu_count=os.cpu_count() or 2)).recommendation
-    warning = next(x for x in rec["warnings"] if "overhead dominates" in x)
+    warning = next(x for x in rec.warnings if "overhead dominates" in x)
     assert "batch records per task" in warning and "--chunk" in warning
-    assert rec["model"] == "sequential"
-    assert any(x.startswith("sequential on one machine beat the dask cluster") for x in rec["rationale"])
+    assert rec.model == "sequential"
+    assert any(x.startswith("sequential on one machine beat the dask cluster") for x in rec.rationale)
     print(f"\nper-task overhead {m['task_overhead_ms']:.2f} ms vs {m['task_compute_ms']:.3f} ms of work; "
           f"chunk=1 {one.throughput_rps:,.0f}/s, chunk=100 {batched.throughput_rps:,.0f}/s "
           f"({batched.throughput_rps / one.throughput_rps:.0f}×), auto (chunk "
@@ -211,7 +211,7 @@ def test_a_worker_killed_mid_trial_is_counted_and_the_run_goes_on(tmp_path, monk
     assert t.model_metrics["workers_lost"] >= 1 and t.model_metrics["tasks_rerun"] >= 1
     assert t.records == 100 and t.errors == 0
     rec = analyse(make_results(t)).recommendation
-    assert any("dask worker(s) died during the timed window" in x for x in rec["warnings"])
+    assert any("dask worker(s) died during the timed window" in x for x in rec.warnings)
     after = run_trial(TrialSpec(dask_target("dies_once"), "threads", 2, 50)).trial
     assert after.status == "ok" and after.errors == 0
 
@@ -225,7 +225,7 @@ def test_a_record_that_kills_every_worker_it_meets_is_an_error_of_its_task():
     assert t.errors == 1 and t.errors_by_type == {"KilledWorker": 1}  # record 20, chunk 1
     assert t.model_metrics["workers_lost"] >= 2  # dask tried it on several workers first
     rec = analyse(make_results(t)).recommendation
-    assert any("KilledWorker ×1" in x for x in rec["warnings"])
+    assert any("KilledWorker ×1" in x for x in rec.warnings)
 
 
 class ExternalCluster:
@@ -285,7 +285,7 @@ def test_an_external_cluster_runs_the_records_and_its_workers_measure_themselves
     assert sum(w["records"] for w in m["per_worker"]) == 200
     assert m["workers_cpu_s"] >= 0.3  # 200 × 3 ms of CPU ran on the workers, not in the trial
     rec = analyse(make_results(t)).recommendation
-    assert any("external dask cluster" in x and "client's only" in x for x in rec["warnings"])
+    assert any("external dask cluster" in x and "client's only" in x for x in rec.warnings)
     # the same workers serve the next trial: setup and teardown are per trial
     again = ok(dask_run(target("cpu_3ms"), 1, 50, chunk=5, scheduler=external_cluster.address))
     assert again.errors == 0

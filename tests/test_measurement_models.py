@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from profiler.trial import TrialSpec, run_trial
+from profiler.measure.trial import TrialSpec, run_trial
 from tests.conftest import target
 
 # Timing on a shared 2-core machine: a run that a neighbour slowed is run again (up to

@@ -7,7 +7,7 @@ import time
 
 import psutil
 
-from profiler.netstat import TcpCounter
+from profiler.measure.netstat import TcpCounter
 from tests.conftest import HoldServer
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from profiler.errors import ConfigError
-from profiler.plan import explicit_grid, parse_concurrency
+from profiler.run.plan import explicit_grid, parse_concurrency
+from profiler.run.prepare import Prepared
 from profiler.workload import Workload
 
 
@@ -13,8 +14,12 @@ async def _async_handle(r):
     return r
 
 
-SYNC = Workload("s", handle=lambda r: r)
-BOTH = Workload("b", handle=lambda r: r, async_handle=_async_handle)
+def prepared(workload: Workload, sample: list | None = None) -> Prepared:
+    return Prepared("t.py:h", workload, None, sample if sample is not None else [1, 2, 3], None)
+
+
+SYNC = prepared(Workload("s", handle=lambda r: r))
+BOTH = prepared(Workload("b", handle=lambda r: r, async_handle=_async_handle))
 
 
 def test_value_valid_for_some_named_models_is_skipped_for_the_others():
@@ -40,9 +45,10 @@ def test_async_models_are_skipped_for_a_sync_handle_with_the_reason():
 
 
 def test_unpicklable_records_skip_processes():
-    grid = explicit_grid(SYNC, ["sequential", "processes"], [2], unpicklable="cannot pickle")
+    unpicklable = prepared(SYNC.workload, [lambda: None])
+    grid = explicit_grid(unpicklable, ["sequential", "processes"], [2])
     assert grid.pairs == [("sequential", 1)]
-    assert grid.skipped[0].reason == "cannot pickle"
+    assert grid.skipped[0].reason.startswith("processes skipped: record 0 (function) cannot be pickled")
 
 
 def test_parse_concurrency_accepts_unbounded_and_auto():

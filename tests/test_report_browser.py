@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from profiler.report import render_report
+from profiler.report.html import render_report
 from tests.report_fixtures import Page, is_local_reference, make_results
 
 pytestmark = pytest.mark.browser

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from profiler.report import format as fmt
-from profiler.report import render_report, summary_markdown
-from profiler.report.html import render_template
+from profiler import format as fmt
+from profiler.errors import ResultsError
+from profiler.report.html import render_report, render_template
+from profiler.report.markdown import summary_markdown
 from profiler.report.plots import PLOTS
 from profiler.report.views import build_report
-from profiler.results import load_results
+from profiler.results import Results, load_results
 from tests.report_fixtures import RECOMMENDED_SENTENCE, Page, is_local_reference, make_results
 
 
@@ -108,7 +111,7 @@ def test_results_without_verdict_render_and_say_so(tmp_path):
     results = make_results(verdict=False, samples=False)
     html = render_report(results, tmp_path).read_text(encoding="utf-8")
     page = Page(html)
-    assert "No verdict computed: fastest measured configuration threads × 16" in page.text
+    assert "No verdict computed: fastest measured configuration threads×16" in page.text
     assert page.rows["trials"] == len(results.trials)
     assert "CPU and connections over time: not drawn, no samples were recorded" in page.text
     assert not (tmp_path / "timeseries.png").exists()
@@ -131,28 +134,41 @@ def test_results_with_no_trials_render_every_plot_as_a_note(tmp_path):
 
 
 @pytest.mark.parametrize("sections", [
-    {"classification": {"label": None}, "recommendation": {"model": "threads"}},
-    {"classification": {}, "recommendation": {}, "predictions": {"rows": [{}]}, "scaling": {"threads": None}},
+    {"classification": {"label": "io-bound"}},
+    {"recommendation": {"model": None, "concurrency": None, "throughput_rps": None, "speedup": None,
+                        "keep_sequential": False, "sentence": ""}, "scaling": {}},
     {"recommendation": {"keep_sequential": True, "model": "sequential", "concurrency": 1,
-                        "excluded": [{"model": "asyncio"}], "warnings": None}},
-    {"predictions": {"total_records": None, "rows": [{"model": "threads", "concurrency": 8,
-                                                       "wall_s": None, "recommended": True}]}},
+                        "throughput_rps": 50.0, "speedup": 1.0, "sentence": "keep it sequential",
+                        "excluded": [{"model": "asyncio", "concurrency": 0, "reason": ""}]}},
+    {"predictions": {"total_records": 300000, "confidence": 0.95,
+                     "rows": [{"model": "threads", "concurrency": 8, "wall_s": None, "low_s": None,
+                               "high_s": None, "throughput_rps": 0.0, "repeats": 1, "recommended": True}]}},
     {"scaling": {"threads": {"status": "ok", "lambda_rps": 50.0, "sigma": None, "kappa": 0.1}}},
 ])
-def test_partial_verdict_sections_render(sections):
-    results = make_results(verdict=False)
-    for key, value in sections.items():
-        setattr(results, key, value)
+def test_minimal_verdict_sections_load_and_render(sections):
+    """Sections as a file may hold them, every optional field left out: they render, n/a."""
+    results = Results.from_dict({**make_results(verdict=False).to_dict(), **sections})
     # The template and view models only: plots of partial sections are in test_report_plots.
     html = render_template("index.html.j2", report=build_report(results, plots=()))
     assert Page(html).rows["trials"] == len(results.trials)
     assert "None" not in Page(html).text
 
 
+@pytest.mark.parametrize(("sections", "where"), [
+    ({"classification": {"label": None}}, "classification.label: expected text, got null"),
+    ({"recommendation": {"model": "threads"}}, "recommendation: missing field 'concurrency'"),
+    ({"scaling": {"threads": None}}, "scaling.threads: expected an object, got null"),
+    ({"predictions": {"rows": [{}]}}, "predictions: missing field 'total_records'"),
+])
+def test_malformed_verdict_sections_are_one_error_naming_the_field(sections, where):
+    with pytest.raises(ResultsError, match=re.escape(where)):
+        Results.from_dict({**make_results(verdict=False).to_dict(), **sections})
+
+
 def test_user_text_is_escaped():
     results = make_results()
     results.workload.name = "<script>alert(1)</script>"
-    results.recommendation["sentence"] = "use <b>threads</b> & smile"
+    results.recommendation.sentence = "use <b>threads</b> & smile"
     html = render_template("index.html.j2", report=build_report(results, plots=()))
     assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)" in html
     assert "Use &lt;b&gt;threads&lt;/b&gt; &amp; smile" in html
@@ -164,7 +180,7 @@ def test_summary_markdown_has_verdict_top5_and_warnings():
     table = [line for line in md.splitlines() if line.startswith("| ") and "records/s" in line
              and "×" in line.split("|")[3]]
     assert len(table) == 5
-    assert "**threads × 8** (recommended)" in md
+    assert "**threads×8** (recommended)" in md
     assert "- asyncio × unbounded opened 400 connections (threads × 8: 8)" in md
     assert len(md.splitlines()) < 40
 
@@ -175,7 +191,7 @@ def test_renders_the_verdict_profiler_analysis_computes(tmp_path):
 
     results = analyse(make_results(verdict=False), total_records=300000)
     page = Page(render_report(results, tmp_path).read_text(encoding="utf-8"))
-    sentence = results.recommendation["sentence"]
+    sentence = results.recommendation.sentence
     assert sentence[:1].upper() + sentence[1:] in page.text  # the headline starts capitalised
     assert page.rows["trials"] == len(results.trials) and page.rows["scaling"] >= 1
     assert {f"{spec.key}.png" for spec in PLOTS} == set(page.imgs)
@@ -190,10 +206,12 @@ def test_summary_markdown_without_verdict():
 
 @pytest.mark.parametrize(("func", "value", "text"), [
     (fmt.rps, 1234.4, "1,234 records/s"),
-    (fmt.rps, 12.345, "12.3 records/s"),
+    (fmt.rps, 12.345, "12 records/s"),
+    (fmt.rps, 2.4567, "2.46 records/s"),
     (fmt.cores, 1.956, "1.96 cores"),
-    (fmt.mib, 42 * 1024 * 1024, "42.0 MiB"),
-    (fmt.ms, 0.4213, "0.421 ms"),
+    (fmt.mib, 42 * 1024 * 1024, "42 MiB"),
+    (fmt.ms, 0.4213, "0.42 ms"),
+
     (fmt.duration, 937.5, "15 min 38 s"),
     (fmt.duration, 7380.0, "2 h 03 min"),
     (fmt.concurrency, 0, "unbounded"),
@@ -203,3 +221,9 @@ def test_summary_markdown_without_verdict():
 ])
 def test_numbers_are_formatted_with_units(func, value, text):
     assert func(value) == text
+
+
+def test_configurations_are_spelled_one_way():
+    assert fmt.config("threads", 16) == "threads×16"
+    assert fmt.config("asyncio", 0) == "asyncio×unbounded"
+    assert fmt.config("sequential", 1) == "sequential"

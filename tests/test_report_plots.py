@@ -15,6 +15,7 @@ from profiler.report.plots import (
     throughput_figure,
     timeseries_figure,
 )
+from profiler.results import ScalingFit
 from tests.report_fixtures import make_compare_run, make_results
 
 
@@ -60,7 +61,7 @@ def test_unbounded_is_drawn_right_of_every_finite_concurrency_on_a_log2_axis():
 
 def test_throughput_draws_the_usl_curve_and_marks_n_star():
     results = make_results()
-    results.scaling["threads"]["n_star"] = 12.0
+    results.scaling["threads"].n_star = 12.0
     ax = throughput_figure(results).axes[0]
     assert any(line.get_label() == "USL fit (dotted)" for line in ax.lines)
     stars = [line for line in ax.lines if line.get_marker() == "*"]
@@ -68,8 +69,8 @@ def test_throughput_draws_the_usl_curve_and_marks_n_star():
     assert any("N*" in t.get_text() for t in ax.texts)
 
 
-@pytest.mark.parametrize("scaling", [None, {"threads": None}, {"threads": {"status": "ok", "sigma": None}},
-                                     {"threads": {"status": "fit failed"}}])
+@pytest.mark.parametrize("scaling", [None, {}, {"threads": ScalingFit("ok", 50.0, None, 0.1)},
+                                     {"threads": ScalingFit("fit failed")}])
 def test_throughput_without_a_usable_fit_has_no_curve(scaling):
     results = make_results()
     results.scaling = scaling
@@ -93,7 +94,7 @@ def test_loop_lag_without_loop_models_is_no_data():
 def test_timeseries_shows_recommended_and_slowest_trial():
     ax = timeseries_figure(make_results()).axes[0]
     labels = [line.get_label() for line in ax.lines]
-    assert any(label.startswith("recommended threads × 8") for label in labels)
+    assert any(label.startswith("recommended threads×8") for label in labels)
     assert any(label.startswith("slowest sequential (trial #0)") for label in labels)
 
 

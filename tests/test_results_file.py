@@ -7,18 +7,19 @@ import json
 import pytest
 
 from profiler.errors import ResultsError
+from profiler.measure.session import Session
+from profiler.measure.trial import TrialOutcome, TrialSpec
 from profiler.results import (
     SCHEMA_VERSION,
     TRIAL_COLUMNS,
     Environment,
     Results,
     Skipped,
+    SweepEvent,
     Trial,
     WorkloadInfo,
     load_results,
 )
-from profiler.session import Session
-from profiler.trial import TrialOutcome, TrialSpec
 
 DESIGN_TRIAL_FIELDS = """model, concurrency, repeat, records, errors, wall_s, throughput_rps, cpu_user_s,
 cpu_system_s, cpu_util, rss_peak_bytes, threads_peak, fds_peak, connections_peak,
@@ -35,7 +36,7 @@ def make_results() -> Results:
     r.samples.append({"trial": 0, "t_s": [0.05, 0.1], "cpu_util": [0.2, 0.3], "rss_bytes": [1, 2],
                       "threads": [5, 5], "fds": [9, 10], "connections": [0, 0]})
     r.skipped.append(Skipped("processes", None, "records cannot be pickled"))
-    r.sweep_log.append({"t_s": 0.1, "event": "climb", "model": "threads", "concurrency": 4, "message": "x"})
+    r.sweep_log.append(SweepEvent(0.1, "climb", "threads", 4, "x"))
     return r
 
 

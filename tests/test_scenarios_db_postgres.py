@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from profiler.measure.trial import TrialSpec, run_trial
 from profiler.results import load_results
-from profiler.trial import TrialSpec, run_trial
 from tests.conftest import run_cli
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -141,10 +141,10 @@ def test_story_verdict_is_not_unbounded_asyncio_and_warns_about_connections(pg, 
 
     unbounded = [t for t in results.trials if t.concurrency == 0]
     assert {t.model for t in unbounded} >= {"asyncio"}
-    assert rec["model"] is not None
-    assert not (rec["model"] in ("asyncio", "uvloop") and rec["concurrency"] == 0)
-    connection_warnings = [w for w in rec["warnings"] if "connections" in w]
-    assert any("unbounded" in w for w in connection_warnings), rec["warnings"]
+    assert rec.model is not None
+    assert not (rec.model in ("asyncio", "uvloop") and rec.concurrency == 0)
+    connection_warnings = [w for w in rec.warnings if "connections" in w]
+    assert any("unbounded" in w for w in connection_warnings), rec.warnings
     by_label = {t.label: t for t in results.trials}
     assert by_label["asyncio×unbounded"].db_connections_peak >= 5 * by_label["threads×8"].db_connections_peak
 
@@ -160,7 +160,7 @@ def _run_json(tmp_path: Path, name: str, target: str, model: str, n: int, record
 def test_compare_tells_the_seed_story(pg, tmp_path: Path):
     """Thread pool (baseline) vs the naive rewrite (candidate), side by side: the rewrite is
     slower, holds many times the connections, and its loop lags."""
-    from profiler.report import render_compare
+    from profiler.report.compare import render_compare
 
     pool = load_results(_run_json(tmp_path, "pool", "scenarios.db_batch:sync_pool", "threads", 8))
     naive = load_results(_run_json(tmp_path, "naive", "scenarios.db_batch:async_naive", "asyncio", 0))
@@ -197,7 +197,7 @@ def test_gate_fails_the_naive_rewrite_naming_connections_and_slowdown(pg, tmp_pa
 
 def test_gate_verdict_on_the_pooled_rewrite_follows_its_recorded_figures(pg, tmp_path: Path):
     """Pass or fail is whatever the numbers say; the verdict must be the one those numbers give."""
-    from profiler.gate import Side, Thresholds, evaluate
+    from profiler.gate.decision import Side, Thresholds, evaluate
 
     code, data = _gate(tmp_path, "scenarios.db_batch:async_pool", "asyncio:8")
     again = evaluate(Side(**data["baseline"]), Side(**data["candidate"]),

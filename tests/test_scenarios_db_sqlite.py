@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from profiler.analysis import analyse
-from profiler.api import environment
+from profiler.measure.trial import TrialSpec, run_trial
 from profiler.results import Results, WorkloadInfo, load_results
-from profiler.trial import TrialSpec, run_trial
+from profiler.run.prepare import environment
 from tests.conftest import run_cli
 
 pytestmark = [pytest.mark.slow, pytest.mark.flaky(reruns=2)]
@@ -61,11 +61,11 @@ def test_every_implementation_runs_on_sqlite_and_gets_a_verdict(sqlite_env, tmp_
     print("\n" + proc.stdout)
     results = load_results(out)
     assert all(t.status == "ok" for t in results.trials), [(t.label, t.status_detail) for t in results.trials]
-    assert {t.label for t in results.trials} >= {"sequential×1", "threads×4", "asyncio×4", "asyncio×unbounded"}
+    assert {t.label for t in results.trials} >= {"sequential", "threads×4", "asyncio×4", "asyncio×unbounded"}
     bounded = [t for t in results.trials if t.concurrency != 0]
     assert all(t.errors == 0 for t in bounded), {t.label: t.errors_by_type for t in bounded}
-    assert results.classification["label"] in LABELS
-    assert results.recommendation["model"] is not None
+    assert results.classification.label in LABELS
+    assert results.recommendation.model is not None
 
     pooled = run_trial(TrialSpec("scenarios.db_batch:async_pool", "asyncio", 4, 200)).trial
     assert pooled.status == "ok" and pooled.errors == 0
@@ -93,5 +93,5 @@ def test_sqlite_single_writer_is_found_serialized(sqlite_env):
     trials = {t.label: t for t in results.trials}
     assert all(t.status == "ok" and t.errors == 0 for t in trials.values())
     # One writer at a time: four processes get nowhere near four times one.
-    assert trials["processes×4"].throughput_rps < 1.5 * trials["sequential×1"].throughput_rps
-    assert "serialized" in results.classification["refinements"], results.classification["evidence"]
+    assert trials["processes×4"].throughput_rps < 1.5 * trials["sequential"].throughput_rps
+    assert "serialized" in results.classification.refinements, results.classification.evidence

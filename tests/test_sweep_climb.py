@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from profiler.results import Trial
-from profiler.sweep import Climb, leading_configs, records_for
+from profiler.analysis.configs import ranked
+from profiler.results import Constraints, Trial
+from profiler.run.sweep import Climb, Stop, records_for
+from tests.analysis_helpers import make_results
 
 
 def trial(n: int, rps: float, **kw) -> Trial:
@@ -18,10 +20,10 @@ def test_climb_doubles_while_throughput_doubles_and_stops_at_the_cap():
     for n, rps in ((2, 200), (4, 400)):
         assert c.n == n
         c.observe(trial(n, rps), baseline_rps=100)
-        assert c.stopped is None
+        assert c.stop is None
     assert c.n == 8
     c.observe(trial(8, 800), baseline_rps=100)
-    assert c.stopped and "cap" in c.stopped
+    assert c.stop is Stop.CAP and "cap" in c.stopped
     assert c.best_n == 8
 
 
@@ -29,50 +31,50 @@ def test_climb_stops_after_two_steps_under_five_percent_gain():
     c = Climb("threads", cap=256)
     c.observe(trial(2, 190), 100)
     c.observe(trial(4, 196), 100)
-    assert c.stopped is None and c.n == 8  # one step of patience: a single point may be noise
+    assert c.stop is None and c.n == 8  # one step of patience: a single point may be noise
     c.observe(trial(8, 197), 100)
-    assert c.stopped and "gain stopped" in c.stopped and c.best_n == 8
+    assert c.stop is Stop.NO_GAIN and "gain stopped" in c.stopped and c.best_n == 8
 
 
 def test_one_noisy_point_does_not_end_a_climb():
     c = Climb("threads", cap=256)
     c.observe(trial(2, 70), 100)  # a dip below sequential, e.g. another process took a core
-    assert c.stopped is None
+    assert c.stop is None
     c.observe(trial(4, 380), 100)
-    assert c.stopped is None and c.best_n == 4
+    assert c.stop is None and c.best_n == 4
 
 
 def test_climb_stops_when_throughput_falls_and_keeps_the_best():
     c = Climb("processes", cap=16, patience=0)
     c.observe(trial(2, 180, model="processes"), 100)
     c.observe(trial(4, 120, model="processes"), 100)
-    assert c.stopped and "fell" in c.stopped and c.best_n == 2
+    assert c.stop is Stop.FELL and "fell" in c.stopped and c.best_n == 2
 
 
 def test_first_step_is_judged_against_the_sequential_baseline():
     c = Climb("threads", cap=256, patience=0)
     c.observe(trial(2, 101), baseline_rps=100)
-    assert c.stopped and "gain stopped" in c.stopped
+    assert c.stop is Stop.NO_GAIN and "gain stopped" in c.stopped
 
 
 def test_errors_stop_the_climb():
     c = Climb("asyncio", cap=4096)
     c.observe(trial(2, 500, errors=5), 100)
-    assert c.stopped and "errors appeared" in c.stopped
+    assert c.stop is Stop.ERRORS and "errors appeared" in c.stopped
 
 
 def test_broken_constraint_stops_the_climb_and_the_config_is_not_best():
-    c = Climb("asyncio", cap=4096, max_connections=10)
+    c = Climb("asyncio", cap=4096, constraints=Constraints(max_connections=10))
     c.observe(trial(2, 200, connections_peak=2), 100)
     c.observe(trial(4, 400, connections_peak=40), 100)
-    assert c.stopped and "connections" in c.stopped
+    assert c.stop is Stop.CONSTRAINT and "40 connections (limit 10)" in c.stopped
     assert c.best_n == 2
 
 
 def test_crashed_trial_stops_the_climb_with_its_status():
     c = Climb("processes", cap=4)
     c.observe(trial(2, 0, status="crashed", status_detail="killed by SIGSEGV"), 100)
-    assert c.stopped and "crashed" in c.stopped and "SIGSEGV" in c.stopped
+    assert c.stop is Stop.FAILED and "crashed" in c.stopped and "SIGSEGV" in c.stopped
 
 
 def test_records_for_sizes_to_the_target_time_within_bounds():
@@ -82,7 +84,13 @@ def test_records_for_sizes_to_the_target_time_within_bounds():
     assert records_for(1.0, 1e9, 1, 300) == 300  # capped by the input file's rows
 
 
-def test_leading_configs_rank_by_mean_throughput_and_skip_erroring_ones():
-    trials = [trial(2, 100), trial(4, 300), trial(4, 280), trial(8, 500, errors=50),
-              trial(16, 250, model="asyncio")]
-    assert leading_configs(trials, 2) == [("threads", 4, 100), ("asyncio", 16, 100)]
+def test_leaders_rank_by_mean_throughput_and_skip_erroring_ones():
+    results = make_results(trial(2, 100), trial(4, 300), trial(4, 280), trial(8, 500, errors=50),
+                           trial(16, 250, model="asyncio"))
+    assert [c.key for c in ranked_configs(results)[:2]] == [("threads", 4), ("asyncio", 16)]
+
+
+def ranked_configs(results):
+    from profiler.analysis.configs import group_configs
+
+    return ranked(group_configs(results))

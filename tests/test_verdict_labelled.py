@@ -26,9 +26,8 @@ def sweep(name: str, budget: float = 14.0, **kw) -> Results:
 
 
 def verdict(results: Results) -> tuple[str, set[str], str | None]:
-    c = results.classification or {}
-    r = results.recommendation or {}
-    return c.get("label"), set(c.get("refinements") or []), r.get("model")
+    c, r = results.classification, results.recommendation
+    return c.label, set(c.refinements), r.model
 
 
 def test_pure_python_cpu_is_cpu_bound_and_gets_processes():
@@ -75,7 +74,7 @@ def test_serialized_on_a_shared_lock_is_found_and_kept_sequential():
     label, refinements, model = verdict(results)
     assert label == "io-bound"
     assert "serialized" in refinements, results.classification
-    assert results.recommendation["keep_sequential"] or model == "sequential", results.recommendation
+    assert results.recommendation.keep_sequential or model == "sequential", results.recommendation
 
 
 def test_network_io_to_a_local_server_is_io_bound(delay_server):
@@ -100,5 +99,5 @@ def test_budget_is_kept_and_unreached_models_are_named(tmp_path):
     from profiler.results import load_results
 
     results = load_results(tmp_path / "report" / "results.json")
-    messages = " ".join(e["message"] for e in results.sweep_log)
+    messages = " ".join(e.message for e in results.sweep_log)
     assert "not reached" in messages or "not fully explored" in messages, messages

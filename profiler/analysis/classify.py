@@ -19,16 +19,11 @@ window, CPU not measured) the answer is "unknown" with the reason, never a guess
 from __future__ import annotations
 
 import statistics
-from typing import Any
+from dataclasses import dataclass
 
-from profiler.analysis import wording as w
-from profiler.analysis.configs import (
-    Config,
-    concurrency_key,
-    config_label,
-    group_configs,
-)
-from profiler.results import Results, Trial
+from profiler import format as fmt
+from profiler.analysis.configs import Config, concurrency_key, group_configs
+from profiler.results import Classification, Results, Trial
 from profiler.stats import coefficient_of_variation
 
 CPU_BOUND_AT = 0.70  # cpu_fraction at or above: CPU-bound
@@ -54,12 +49,9 @@ NOISY_CV = 0.10
 LEVELS = ("low", "medium", "high")
 
 
-def classify(results: Results) -> dict[str, Any]:
-    """Label the work from its sequential trial(s), refined by scaling evidence.
-
-    Returns {"label", "cpu_fraction", "confidence", "refinements", "evidence",
-    "basis_trial"}; `basis_trial` indexes `results.trials` (the first repeat used).
-    """
+def classify(results: Results) -> Classification:
+    """Label the work from its sequential trial(s), refined by scaling evidence;
+    `basis_trial` indexes `results.trials` (the first repeat used)."""
     basis, notes, reason = _choose_basis(results)
     if basis is None:
         return _unknown(notes + [reason])
@@ -69,7 +61,7 @@ def classify(results: Results) -> dict[str, Any]:
     wall = sum(t.wall_s for t in trials)
     cpu_fraction = sum(_cpu_demand_s(t) for t in trials) / wall
     label = _label(cpu_fraction)
-    name = trials[0].label if trials[0].model != "sequential" else "sequential"
+    name = trials[0].label
 
     evidence = list(notes)
     repeats = f" ({len(trials)} repeats)" if len(trials) > 1 else ""
@@ -89,14 +81,7 @@ def classify(results: Results) -> dict[str, Any]:
 
     confidence, why = _confidence(label, cpu_fraction, trials, fractions, fallback=bool(notes))
     evidence.append(f"confidence {confidence}: {why}")
-    return {
-        "label": label,
-        "cpu_fraction": cpu_fraction,
-        "confidence": confidence,
-        "refinements": refinements,
-        "evidence": evidence,
-        "basis_trial": basis[0],
-    }
+    return Classification(label, cpu_fraction, confidence, refinements, evidence, basis[0])
 
 
 def _cpu_demand_s(t: Trial) -> float:
@@ -124,7 +109,7 @@ def _choose_basis(results: Results) -> tuple[list[int] | None, list[str], str]:
     Sequential first; without a usable one, the lowest-concurrency threads trials (at N = 1
     that is the same work; at N > 1 the CPU per wall second counts several workers).
     """
-    ok = [(i, t) for i, t in enumerate(results.trials) if t.status == "ok"]
+    ok = [(i, t) for i, t in enumerate(results.trials) if t.ok]
     if not ok:
         return None, [], "no trial completed, so there is nothing to classify"
 
@@ -149,7 +134,7 @@ def _choose_basis(results: Results) -> tuple[list[int] | None, list[str], str]:
 
     lowest = min(t.concurrency for _, t in threads_usable)
     basis = [i for i, t in threads_usable if t.concurrency == lowest]
-    note = f"{why_not}: classified from {config_label('threads', lowest)}, the lowest concurrency measured"
+    note = f"{why_not}: classified from {fmt.config('threads', lowest)}, the lowest concurrency measured"
     if lowest > 1:
         note += (
             f" (its CPU per wall second adds up {lowest} workers, so it can overstate the CPU "
@@ -158,15 +143,8 @@ def _choose_basis(results: Results) -> tuple[list[int] | None, list[str], str]:
     return basis, [note], ""
 
 
-def _unknown(evidence: list[str]) -> dict[str, Any]:
-    return {
-        "label": "unknown",
-        "cpu_fraction": None,
-        "confidence": "low",
-        "refinements": [],
-        "evidence": [e for e in evidence if e],
-        "basis_trial": None,
-    }
+def _unknown(evidence: list[str]) -> Classification:
+    return Classification("unknown", evidence=[e for e in evidence if e])
 
 
 def _label(cpu_fraction: float) -> str:
@@ -185,103 +163,101 @@ def _threshold_phrase(label: str) -> str:
     return f"between the I/O-bound ≤ {IO_BOUND_AT:.2f} and CPU-bound ≥ {CPU_BOUND_AT:.2f} thresholds"
 
 
-def _refine(
-    results: Results,
-    configs: list[Config],
-    label: str,
-    base_name: str,
-    base_rps: float,
-    base_trial: Trial,
-) -> tuple[list[str], list[str]]:
+@dataclass(frozen=True)
+class _Scaling:
+    """What the refinements compare against: the basis and every other configuration."""
+
+    results: Results
+    label: str
+    base_name: str
+    base_rps: float
+    base_trial: Trial
+    others: list[Config]
+
+    def speedup(self, c: Config) -> float:
+        return c.throughput_rps / self.base_rps
+
+
+def _refine(results: Results, configs: list[Config], label: str, base_name: str,
+            base_rps: float, base_trial: Trial) -> tuple[list[str], list[str]]:
     """Refinements and the scaling sentences that support (or frame) them."""
+    others = [c for c in configs if c.key != base_trial.key and c.model != "sequential"]
+    s = _Scaling(results, label, base_name, base_rps, base_trial, others)
     refinements: list[str] = []
-    evidence: list[str] = []
+    evidence = _gil_evidence(s, refinements)
+    serialized = _serialized_evidence(s)
+    if serialized:
+        return [*refinements, "serialized"], evidence + [serialized]
+    if "releases-GIL" not in refinements and others:
+        best = max(others, key=s.speedup)
+        cpu = best.mean_of("cpu_util")
+        if s.speedup(best) >= SCALED_SPEEDUP and cpu is not None:
+            still = "still " if label == "io-bound" else ""
+            evidence.append(f"{best.label} ran {fmt.times(s.speedup(best))} faster than {base_name} "
+                            f"with CPU {still}at {fmt.cores(cpu)}")
+    return refinements, evidence
 
-    def speedup(c: Config) -> float:
-        return c.throughput_rps / base_rps
 
-    others = [
-        c for c in configs
-        if not (c.model == base_trial.model and c.concurrency == base_trial.concurrency)
-        and c.model != "sequential"
-    ]
+def _gil_evidence(s: _Scaling, refinements: list[str]) -> list[str]:
+    """Threads scaling like processes on CPU work: the hot code releases the GIL."""
+    if s.label not in ("cpu-bound", "mixed"):
+        return []
+    if not s.results.environment.gil_enabled:
+        return ["free-threaded Python (GIL disabled): threads scaling on CPU work is expected "
+                "here and says nothing about native code"]
+    threads = [c for c in s.others if c.model == "threads" and c.concurrency >= 2]
+    gil_free = [c for c in threads if s.speedup(c) >= RELEASES_GIL_SPEEDUP
+                and (c.mean_of("cpu_util") or 0.0) > RELEASES_GIL_CPU_UTIL]
+    if gil_free:
+        best = max(gil_free, key=s.speedup)
+        sentence = (
+            f"{best.label} ran {fmt.times(s.speedup(best))} faster than {s.base_name} using "
+            f"{fmt.cores(best.mean_of('cpu_util') or 0.0)} (thresholds: ≥ {RELEASES_GIL_SPEEDUP}× "
+            f"with > {RELEASES_GIL_CPU_UTIL} cores): the work releases the GIL (native code), "
+            "so threads scale like processes")
+        procs = next((c for c in s.others if c.model == "processes"
+                      and c.concurrency == best.concurrency), None)
+        if procs is not None:
+            sentence += f" ({procs.label}: {fmt.times(s.speedup(procs))})"
+        refinements.append("releases-GIL")
+        return [sentence]
+    best_threads = max(threads, key=s.speedup, default=None)
+    best_procs = max((c for c in s.others if c.model == "processes" and c.concurrency >= 2),
+                     key=s.speedup, default=None)
+    if (best_threads is not None and best_procs is not None
+            and s.speedup(best_threads) < SCALED_SPEEDUP
+            and s.speedup(best_procs) >= RELEASES_GIL_SPEEDUP):
+        return [f"threads reached only {fmt.times(s.speedup(best_threads))} ({best_threads.label}) "
+                f"while {best_procs.label} reached {fmt.times(s.speedup(best_procs))}: the GIL "
+                "serialises the Python work"]
+    return []
 
-    # Threads scaling like processes on CPU work: the hot code releases the GIL.
-    cpu_work = label in ("cpu-bound", "mixed")
-    threads = [c for c in others if c.model == "threads" and c.concurrency >= 2]
-    if cpu_work and not results.environment.gil_enabled:
-        evidence.append(
-            "free-threaded Python (GIL disabled): threads scaling on CPU work is expected here "
-            "and says nothing about native code"
-        )
-    elif cpu_work:
-        gil_free = [
-            c for c in threads
-            if speedup(c) >= RELEASES_GIL_SPEEDUP
-            and (c.mean_of("cpu_util") or 0.0) > RELEASES_GIL_CPU_UTIL
-        ]
-        if gil_free:
-            best = max(gil_free, key=speedup)
-            sentence = (
-                f"{best.label} ran {w.times(speedup(best))} faster than {base_name} using "
-                f"{w.cores(best.mean_of('cpu_util') or 0.0)} (thresholds: ≥ {RELEASES_GIL_SPEEDUP}× "
-                f"with > {RELEASES_GIL_CPU_UTIL} cores): the work releases the GIL (native code), "
-                "so threads scale like processes"
-            )
-            procs = next((c for c in others if c.model == "processes"
-                          and c.concurrency == best.concurrency), None)
-            if procs is not None:
-                sentence += f" (processes×{procs.concurrency}: {w.times(speedup(procs))})"
-            refinements.append("releases-GIL")
-            evidence.append(sentence)
-        else:
-            best_threads = max(threads, key=speedup, default=None)
-            procs = [c for c in others if c.model == "processes" and c.concurrency >= 2]
-            best_procs = max(procs, key=speedup, default=None)
-            if (best_threads is not None and best_procs is not None
-                    and speedup(best_threads) < SCALED_SPEEDUP
-                    and speedup(best_procs) >= RELEASES_GIL_SPEEDUP):
-                evidence.append(
-                    f"threads reached only {w.times(speedup(best_threads))} ({best_threads.label}) "
-                    f"while {best_procs.label} reached {w.times(speedup(best_procs))}: the GIL "
-                    "serialises the Python work"
-                )
 
-    # Nothing scales at N ≥ 2 while CPU stays low: a shared resource serialises the work.
-    # An external dask cluster's CPU is not in our samples (the client's only): no evidence.
-    wide = [c for c in others if concurrency_key(c.concurrency) >= SERIALIZED_MIN_N
-            and not any((t.model_metrics or {}).get("parent_sampled") == "client only" for t in c.trials)]
+def _serialized_evidence(s: _Scaling) -> str | None:
+    """Nothing scales at N ≥ 2 while CPU stays low: a shared resource serialises the work.
+
+    CPU-bound work that does not scale is the GIL's doing (processes are the answer), not
+    a shared resource's. An external dask cluster's CPU is not in our samples (the
+    client's only), so it is no evidence either way."""
+    if s.label == "cpu-bound":
+        return None
+    wide = [c for c in s.others if concurrency_key(c.concurrency) >= SERIALIZED_MIN_N
+            and not any(t.model_metrics.get("parent_sampled") == "client only" for t in c.trials)]
     measured_cpu = [u for u in (c.mean_of("cpu_util") for c in wide) if u is not None]
     # "Low" is relative: a job with 0.6 cores of per-record work that never gets past
     # 0.6 cores at any N is as stuck as an idle one (the SQLite writer of the seed job).
-    cpu_limit = max(SERIALIZED_CPU_UTIL, SERIALIZED_CPU_GROWTH * (base_trial.cpu_util or 0.0))
-    # CPU-bound work that does not scale is the GIL's doing (processes are the answer),
-    # not a shared resource's.
-    if wide and label != "cpu-bound":
-        best = max(wide, key=speedup)
-        if speedup(best) < SERIALIZED_SPEEDUP and measured_cpu and max(measured_cpu) < cpu_limit:
-            refinements.append("serialized")
-            evidence.append(
-                f"no configuration at N ≥ {SERIALIZED_MIN_N} reached {SERIALIZED_SPEEDUP}× "
-                f"{base_name}: the best, {best.label}, ran {w.times(speedup(best))} "
-                f"({w.rps(best.throughput_rps)} vs {w.rps(base_rps)} records/s) with CPU never "
-                f"above {w.cores(max(measured_cpu))} (threshold: < {w.cores(cpu_limit)}, the larger of "
-                f"{SERIALIZED_CPU_UTIL} and {SERIALIZED_CPU_GROWTH}× sequential's): "
-                "something serialises the work (a lock, a DB row, a connection limit)"
-            )
-            return refinements, evidence
-
-    # Otherwise, say how far the best configuration got and what CPU it needed for it.
-    if "releases-GIL" not in refinements and others:
-        best = max(others, key=speedup)
-        cpu = best.mean_of("cpu_util")
-        if speedup(best) >= SCALED_SPEEDUP and cpu is not None:
-            still = "still " if label == "io-bound" else ""
-            evidence.append(
-                f"{best.label} ran {w.times(speedup(best))} faster than {base_name} with CPU "
-                f"{still}at {w.cores(cpu)}"
-            )
-    return refinements, evidence
+    cpu_limit = max(SERIALIZED_CPU_UTIL, SERIALIZED_CPU_GROWTH * (s.base_trial.cpu_util or 0.0))
+    if not wide or not measured_cpu:
+        return None
+    best = max(wide, key=s.speedup)
+    if s.speedup(best) >= SERIALIZED_SPEEDUP or max(measured_cpu) >= cpu_limit:
+        return None
+    return (f"no configuration at N ≥ {SERIALIZED_MIN_N} reached {SERIALIZED_SPEEDUP}× "
+            f"{s.base_name}: the best, {best.label}, ran {fmt.times(s.speedup(best))} "
+            f"({fmt.rate(best.throughput_rps)} vs {fmt.rate(s.base_rps)} records/s) with CPU never "
+            f"above {fmt.cores(max(measured_cpu))} (threshold: < {fmt.cores(cpu_limit)}, the larger of "
+            f"{SERIALIZED_CPU_UTIL} and {SERIALIZED_CPU_GROWTH}× sequential's): "
+            "something serialises the work (a lock, a DB row, a connection limit)")
 
 
 def _confidence(
@@ -309,12 +285,12 @@ def _confidence(
     cv = coefficient_of_variation(fractions)
     if cv is not None and cv > NOISY_CV:
         level -= 1
-        reasons.append(f"CPU share varied {w.pct(cv)} between repeats (> {w.pct(NOISY_CV)})")
+        reasons.append(f"CPU share varied {fmt.pct(cv)} between repeats (> {fmt.pct(NOISY_CV)})")
     records = sum(t.records for t in trials)
     errors = sum(t.errors for t in trials)
     if records and errors / records > ERROR_ALLOWANCE:
         level -= 1
-        reasons.append(f"{w.pct(errors / records)} of records failed")
+        reasons.append(f"{fmt.pct(errors / records)} of records failed")
     if any(t.records < FEW_RECORDS for t in trials):
         level -= 1
         reasons.append(f"fewer than {FEW_RECORDS} records per trial")

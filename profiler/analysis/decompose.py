@@ -13,12 +13,14 @@ Without run-queue or CPU measurements there is no split: None, shown as "n/a".
 
 from __future__ import annotations
 
-from profiler.results import Trial
+import statistics
+from collections.abc import Iterable
+
+from profiler.results import Decomposition, Trial
 
 
-def decompose(trial: Trial) -> dict[str, float] | None:
-    """{"on_cpu", "runqueue", "waiting"} as fractions of worker-seconds, "worker_s" in
-    seconds; None when CPU or run-queue wait was not measured."""
+def decompose(trial: Trial) -> Decomposition | None:
+    """The split of one trial's worker-seconds; None when CPU or run-queue wait was not measured."""
     cpu = trial.cpu_s
     if cpu is None or trial.runqueue_wait_s is None or trial.wall_s <= 0:
         return None
@@ -28,10 +30,13 @@ def decompose(trial: Trial) -> dict[str, float] | None:
     busy = on_cpu + runqueue
     if busy > 1.0:
         on_cpu, runqueue = on_cpu / busy, runqueue / busy
-    waiting = max(1.0 - on_cpu - runqueue, 0.0)
-    return {
-        "on_cpu": on_cpu,
-        "runqueue": runqueue,
-        "waiting": waiting,
-        "worker_s": worker_s,
-    }
+    return Decomposition(on_cpu, runqueue, max(1.0 - on_cpu - runqueue, 0.0), worker_s)
+
+
+def mean_decomposition(trials: Iterable[Trial]) -> Decomposition | None:
+    """The average split over repeats (no worker-seconds: they differ per repeat)."""
+    splits = [d for d in map(decompose, trials) if d]
+    if not splits:
+        return None
+    return Decomposition(*(statistics.fmean(getattr(d, k) for d in splits)
+                           for k in ("on_cpu", "runqueue", "waiting")))

@@ -21,13 +21,12 @@ from __future__ import annotations
 import math
 import statistics
 import warnings
-from collections.abc import Mapping
 from typing import Any
 
 from profiler.analysis.configs import group_configs
-from profiler.results import Results
+from profiler.models import MODELS
+from profiler.results import Results, ScalingFit, ScalingPoint
 
-ANCHORED_MODELS = ("threads", "processes", "asyncio-threads")
 MIN_POINTS = 3
 KAPPA_ZERO = 1e-9  # below this κ is indistinguishable from 0: no finite peak
 POOR_FIT_R2 = 0.8
@@ -40,55 +39,41 @@ def usl(n: Any, lambda_rps: float, sigma: float, kappa: float) -> Any:
     return lambda_rps * n / (1 + sigma * (n - 1) + kappa * n * (n - 1))
 
 
-def fit_scaling(results: Results) -> dict[str, dict[str, Any]]:
+def fit_scaling(results: Results) -> dict[str, ScalingFit]:
     """{model: fit} for every non-sequential model with an ok trial (see `fit_usl`)."""
     configs = group_configs(results)
     sequential = [c for c in configs if c.model == "sequential"]
     seq_rps = statistics.fmean(x for c in sequential for x in c.throughputs) if sequential else None
 
-    section: dict[str, dict[str, Any]] = {}
+    section: dict[str, ScalingFit] = {}
     for model in dict.fromkeys(c.model for c in configs if c.model != "sequential"):
-        points = [
-            {"concurrency": c.concurrency, "throughput_rps": c.throughput_rps,
-             "repeats": c.repeats, "from_sequential": False}
-            for c in configs if c.model == model and c.concurrency >= 1
-        ]
-        has_one = any(p["concurrency"] == 1 for p in points)
-        if model in ANCHORED_MODELS and not has_one and seq_rps is not None:
-            seq_repeats = sum(c.repeats for c in sequential)
-            points.insert(0, {"concurrency": 1, "throughput_rps": seq_rps,
-                              "repeats": seq_repeats, "from_sequential": True})
+        points = [ScalingPoint(c.concurrency, c.throughput_rps, c.repeats)
+                  for c in configs if c.model == model and c.concurrency >= 1]
+        has_one = any(p.concurrency == 1 for p in points)
+        known = MODELS.get(model)
+        if known is not None and known.same_as_sequential_at_one and not has_one and seq_rps is not None:
+            points.insert(0, ScalingPoint(1, seq_rps, sum(c.repeats for c in sequential), True))
         fit = fit_usl(points)
-        if fit["status"] != "ok" and any(c.model == model and c.concurrency == 0 for c in configs):
-            fit["message"] += "; unbounded runs (N = 0) have no place on the curve"
+        if fit.status != "ok" and any(c.model == model and c.concurrency == 0 for c in configs):
+            fit.message += "; unbounded runs (N = 0) have no place on the curve"
         section[model] = fit
     return section
 
 
-def fit_usl(points: list[dict[str, Any]]) -> dict[str, Any]:
-    """Fit the USL to points [{"concurrency", "throughput_rps", ...}], one per distinct N.
-
-    Returns {"status": "ok"|"not enough points"|"fit failed", "lambda_rps", "sigma",
-    "kappa", "n_star", "r2", "points", "message"}; numbers are None unless status is "ok".
-    """
-    result: dict[str, Any] = {
-        "status": "not enough points", "lambda_rps": None, "sigma": None, "kappa": None,
-        "n_star": None, "r2": None, "points": points, "message": "",
-    }
+def fit_usl(points: list[ScalingPoint]) -> ScalingFit:
+    """Fit the USL to points, one per distinct N; numbers are None unless status is "ok"."""
     if len(points) < MIN_POINTS:
-        ns = ", ".join(str(p["concurrency"]) for p in points) or "none"
-        result["message"] = (
-            f"{len(points)} distinct concurrency level(s) (N = {ns}); the fit needs ≥ {MIN_POINTS}"
-        )
-        return result
+        ns = ", ".join(str(p.concurrency) for p in points) or "none"
+        return ScalingFit("not enough points", points=points, message=(
+            f"{len(points)} distinct concurrency level(s) (N = {ns}); the fit needs ≥ {MIN_POINTS}"))
 
     import numpy as np  # numpy and scipy load lazily: `concur --help` should not pay for them
     from scipy.optimize import OptimizeWarning, curve_fit
 
-    n = np.array([p["concurrency"] for p in points], dtype=float)
-    x = np.array([p["throughput_rps"] for p in points], dtype=float)
+    n = np.array([p.concurrency for p in points], dtype=float)
+    x = np.array([p.throughput_rps for p in points], dtype=float)
     if not np.all(np.isfinite(x)) or x.max() <= 0:
-        return {**result, "status": "fit failed", "message": "no throughput to fit"}
+        return ScalingFit("fit failed", points=points, message="no throughput to fit")
 
     lambda0 = max(x[np.argmin(n)] / n.min(), 1e-9)
     best: tuple[float, Any] | None = None
@@ -112,7 +97,8 @@ def fit_usl(points: list[dict[str, Any]]) -> dict[str, Any]:
             best = (sse, params)
     if best is None:
         reason = failures[0] if failures else "non-finite parameters"
-        return {**result, "status": "fit failed", "message": f"the optimiser did not converge: {reason}"}
+        return ScalingFit("fit failed", points=points,
+                          message=f"the optimiser did not converge: {reason}")
 
     sse, (lambda_rps, sigma, kappa) = best
     # The optimiser parks a parameter it does not need at 1e-20 or so; report that as 0.
@@ -120,16 +106,8 @@ def fit_usl(points: list[dict[str, Any]]) -> dict[str, Any]:
     sst = float(np.sum((x - x.mean()) ** 2))
     r2 = 1.0 - sse / sst if sst > 0 else (1.0 if sse < 1e-12 else 0.0)
     n_star = math.sqrt((1 - sigma) / kappa) if kappa > KAPPA_ZERO and sigma < 1 else None
-    return {
-        **result,
-        "status": "ok",
-        "lambda_rps": float(lambda_rps),
-        "sigma": float(sigma),
-        "kappa": float(kappa),
-        "n_star": n_star,
-        "r2": r2,
-        "message": _message(float(sigma), float(kappa), n_star, r2, n),
-    }
+    return ScalingFit("ok", float(lambda_rps), float(sigma), float(kappa), n_star, r2, points,
+                      _message(float(sigma), float(kappa), n_star, r2, n))
 
 
 def _message(sigma: float, kappa: float, n_star: float | None, r2: float, n: Any) -> str:
@@ -148,10 +126,3 @@ def _message(sigma: float, kappa: float, n_star: float | None, r2: float, n: Any
     elif r2 < POOR_FIT_R2:
         parts.append("poor fit: the measurements do not follow the USL; trust the points over the curve")
     return "; ".join(parts)
-
-
-def predict(fit: Mapping[str, Any], n: float) -> float | None:
-    """Throughput the fit predicts at concurrency n, or None without a fit."""
-    if fit.get("status") != "ok" or n < 1:
-        return None
-    return float(usl(float(n), fit["lambda_rps"], fit["sigma"], fit["kappa"]))

@@ -4,24 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from profiler.models.base import Hooks, Tally, async_reason, loop_concurrency_reason
-from profiler.models.loops import run_loop_model
-from profiler.workload import Workload
+from profiler.models.loops import LoopModel
 
 
-class AsyncioModel:
+class AsyncioModel(LoopModel):
     name = "asyncio"
-    has_loop = True
+    simplicity = (4, 4)
 
-    def reason_cannot_run(self, workload: Workload) -> str | None:
-        return async_reason(workload, self.name)
+    def default_grid(self, cpu_count: int) -> list[int]:
+        return [16, 0]  # 0: the naive rewrite, every record gathered at once
 
-    def concurrency_error(self, concurrency: int) -> str | None:
-        return loop_concurrency_reason(self.name, concurrency)
-
-    def workers(self, concurrency: int, records: int) -> int:
-        return 1  # one loop thread runs every handler
-
-    def run(self, workload: Workload, records: list[Any], concurrency: int, hooks: Hooks,
-            target: str) -> Tally:
-        return run_loop_model(workload, records, concurrency, hooks, self.name, None)
+    def loop_factory(self) -> Any:
+        return None  # asyncio's own

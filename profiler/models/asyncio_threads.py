@@ -13,26 +13,29 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from profiler.models.base import Hooks, LoopWatch, SyncWorker, Tally, range_reason
+from profiler.models.base import Hooks, LoopWatch, Model
 from profiler.models.threads import MAX_THREADS
+from profiler.models.workers import SyncWorker, Tally
 from profiler.workload import WorkerInfo, Workload
 
 
-class AsyncioThreadsModel:
+class AsyncioThreadsModel(Model):
     name = "asyncio-threads"
+    simplicity = (3, 3)
     has_loop = True
+    same_as_sequential_at_one = True
 
-    def reason_cannot_run(self, workload: Workload) -> str | None:
+    def max_concurrency(self, cpu_count: int) -> int:
+        return MAX_THREADS
+
+    def default_grid(self, cpu_count: int) -> list[int]:
+        return [16]
+
+    def can_run(self, workload: Workload, sample: list[Any]) -> str | None:
         if workload.sync_handle is None:
             return ("asyncio-threads runs a synchronous handle in threads; this workload's "
                     "handle is async (use asyncio or uvloop)")
         return None
-
-    def concurrency_error(self, concurrency: int) -> str | None:
-        return range_reason(self.name, concurrency, 1, MAX_THREADS)
-
-    def workers(self, concurrency: int, records: int) -> int:
-        return concurrency
 
     def run(self, workload: Workload, records: list[Any], concurrency: int, hooks: Hooks,
             target: str) -> Tally:

@@ -1,70 +1,28 @@
-"""What every concurrency model shares: the per-worker runtime, the tally, the interface.
+"""What a concurrency model is: its facts, and the one `run` every model implements.
 
 A model runs inside the trial's child process. It sets up its workers, warms each up on
 one record, then enters `hooks.window()` — the timed window, during which the parent
 samples the process tree — and processes every record exactly once. Setup, warm-up and
 teardown stay outside the window, so they are never billed to the records.
+
+Everything the rest of concur needs to know about a model is a fact on it (how simple
+it is to own for a sync or an async handler, whether handlers run on an event loop,
+which N it takes, where the sweep stops climbing, which N a plain grid tries, whether it
+can run these records at all), so adding a model is one module and one registry line.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
-import time
-from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
+import os
+from collections.abc import Mapping
 from typing import Any, Protocol
 
-from profiler.workload import WorkerInfo, Workload, accepts_positional
+from profiler.models.workers import Tally
+from profiler.workload import Workload
 
-MAX_MESSAGES_PER_TYPE = 3
-
-
-@dataclass
-class Tally:
-    """Per-worker record outcomes; merged after the window so workers never share a lock."""
-
-    latencies_s: list[float] = field(default_factory=list)
-    errors: Counter[str] = field(default_factory=Counter)
-    messages: dict[str, list[str]] = field(default_factory=dict)
-
-    def ok(self, seconds: float) -> None:
-        self.latencies_s.append(seconds)
-
-    def error(self, exc: BaseException, seconds: float) -> None:
-        self.latencies_s.append(seconds)
-        kind = type(exc).__name__
-        self.errors[kind] += 1
-        seen = self.messages.setdefault(kind, [])
-        if len(seen) < MAX_MESSAGES_PER_TYPE:
-            seen.append(str(exc)[:300])
-
-    def merge(self, other: Tally) -> None:
-        self.latencies_s.extend(other.latencies_s)
-        self.errors.update(other.errors)
-        for kind, msgs in other.messages.items():
-            mine = self.messages.setdefault(kind, [])
-            mine.extend(msgs[: MAX_MESSAGES_PER_TYPE - len(mine)])
-
-    def to_wire(self) -> tuple[list[float], dict[str, int], dict[str, list[str]]]:
-        return self.latencies_s, dict(self.errors), self.messages
-
-    @classmethod
-    def from_wire(cls, wire: tuple[list[float], dict[str, int], dict[str, list[str]]]) -> Tally:
-        lat, errs, msgs = wire
-        return cls(list(lat), Counter(errs), {k: list(v) for k, v in msgs.items()})
-
-
-class Hooks(Protocol):
-    """What the trial gives a model: the timed window, the loop monitor, its options."""
-
-    options: dict[str, Any]
-
-    def window(self) -> contextlib.AbstractContextManager[None]: ...
-
-    def watch_loop(self, loop: asyncio.AbstractEventLoop) -> LoopWatch: ...
+MAX_LOOP_CONCURRENCY = 10_000
 
 
 class LoopWatch(Protocol):
@@ -77,122 +35,81 @@ class LoopWatch(Protocol):
     def stop(self) -> None: ...
 
 
-class Model(Protocol):
-    name: str
-    has_loop: bool
+class Hooks(Protocol):
+    """What the trial gives a model: the timed window, the loop monitor, its options."""
 
-    def reason_cannot_run(self, workload: Workload) -> str | None:
-        """None when this model can run this workload's handle, else why not."""
+    options: dict[str, Any]
+    model_metrics: dict[str, Any]  # what a model measures beyond the Tally (→ Trial.model_metrics)
 
-    def concurrency_error(self, concurrency: int) -> str | None:
+    def window(self) -> contextlib.AbstractContextManager[None]: ...
+
+    def watch_loop(self, loop: asyncio.AbstractEventLoop) -> LoopWatch: ...
+
+    def tree_connections(self) -> int | None:
+        """TCP connections of the trial's process tree now, counted as the sampler counts."""
+
+
+class Model:
+    """Base of every model: the facts (class attributes) and their defaults.
+
+    `simplicity` ranks (sync handle, async handle): lower is simpler to write, debug and
+    own; the recommendation prefers the simpler model when two are within the noise."""
+
+    name: str = ""
+    simplicity: tuple[int, int] = (0, 0)
+    has_loop = False  # handlers run on one event loop: loop lag and tasks are measured
+    opt_in = False  # runs only when named in --models (it starts a cluster, needs a broker)
+    same_as_sequential_at_one = False  # N=1 is the sequential job: anchors the USL fit at N=1
+    handlers_in_other_processes = False  # handlers run in worker processes, not the trial's own
+    unbounded = False  # accepts N=0: every record in flight at once
+
+    def rank(self, handle_kind: str) -> int:
+        """Simplicity for this handler form ("sync", "async" or "both")."""
+        return self.simplicity[1 if handle_kind == "async" else 0]
+
+    def max_concurrency(self, cpu_count: int) -> int:
+        return 1
+
+    def climb_cap(self, cpu_count: int) -> int:
+        """Where the adaptive sweep stops climbing this model."""
+        return self.max_concurrency(cpu_count)
+
+    def first_step(self, options: Mapping[str, Any]) -> tuple[int, int]:
+        """(first N, cap override or 0): where a sweep's climb starts for these options."""
+        return 2, 0
+
+    def default_grid(self, cpu_count: int) -> list[int]:
+        """The N a plain run without --concurrency tries."""
+        return [1]
+
+    def can_run(self, workload: Workload, sample: list[Any]) -> str | None:
+        """None when this model can run this handler on these records, else why not."""
+        return None
+
+    def concurrency_error(self, concurrency: int, cpu_count: int | None = None) -> str | None:
         """None when the model takes this concurrency, else the one-line reason."""
+        high = self.max_concurrency(cpu_count or machine_cores())
+        if self.unbounded:
+            if 0 <= concurrency <= high:
+                return None
+            return f"{self.name} takes concurrency 0 (unbounded) or 1..{high}, not {concurrency}"
+        if 1 <= concurrency <= high:
+            return None
+        extra = (" (0 = unbounded exists only for asyncio and uvloop)" if concurrency == 0 else "")
+        return f"{self.name} takes concurrency 1..{high}, not {concurrency}{extra}"
 
     def workers(self, concurrency: int, records: int) -> int:
         """How many threads/processes run handlers (for the time decomposition)."""
+        return max(concurrency, 1)
 
     def run(self, workload: Workload, records: list[Any], concurrency: int, hooks: Hooks,
             target: str) -> Tally:
         """Process every record once inside hooks.window(); return the merged tally."""
+        raise NotImplementedError
 
 
-def _call_shape(fn: Callable[..., Any]) -> bool:
-    """True when fn takes (record, ctx), False when (record)."""
-    return accepts_positional(fn, 2)
-
-
-def _setup_args(setup: Callable[..., Any], info: WorkerInfo) -> tuple[Any, ...]:
-    return (info,) if accepts_positional(setup, 1) else ()
-
-
-class SyncWorker:
-    """One thread's or process's view of the workload, for the models without a shared loop.
-
-    An async handle still runs here: through an event loop owned by this worker (the
-    "one loop per worker" way of running coroutines under threads and processes).
-    """
-
-    def __init__(self, workload: Workload, info: WorkerInfo) -> None:
-        self.workload = workload
-        self.info = info
-        self._runner: asyncio.Runner | None = None
-        handle = workload.sync_handle
-        if handle is None:
-            handle = workload.coroutine_handle
-            self._runner = asyncio.Runner()
-        assert handle is not None
-        self._handle = handle
-        self._with_ctx = _call_shape(handle)
-        self.ctx: Any = None
-
-    def _resolve(self, value: Any) -> Any:
-        if inspect.isawaitable(value):
-            if self._runner is None:
-                self._runner = asyncio.Runner()
-            return self._runner.run(_await(value))
-        return value
-
-    def open(self) -> None:
-        if self.workload.setup is not None:
-            self.ctx = self._resolve(self.workload.setup(*_setup_args(self.workload.setup, self.info)))
-
-    def call(self, record: Any, tally: Tally) -> None:
-        start = time.perf_counter()
-        try:
-            result = self._handle(record, self.ctx) if self._with_ctx else self._handle(record)
-            if self._runner is not None and inspect.isawaitable(result):
-                self._runner.run(_await(result))
-        except Exception as exc:  # the user's error: counted, never raised through
-            tally.error(exc, time.perf_counter() - start)
-            return
-        tally.ok(time.perf_counter() - start)
-
-    def close(self) -> None:
-        try:
-            if self.workload.teardown is not None:
-                self._resolve(self.workload.teardown(self.ctx))
-        finally:
-            if self._runner is not None:
-                self._runner.close()
-
-
-async def _await(value: Awaitable[Any]) -> Any:
-    return await value
-
-
-class AsyncWorker:
-    """The workload inside one event loop (asyncio, uvloop): one setup per loop."""
-
-    def __init__(self, workload: Workload, info: WorkerInfo) -> None:
-        handle = workload.coroutine_handle
-        assert handle is not None
-        self.workload = workload
-        self.info = info
-        self._handle = handle
-        self._with_ctx = _call_shape(handle)
-        self.ctx: Any = None
-
-    async def open(self) -> None:
-        if self.workload.setup is not None:
-            value = self.workload.setup(*_setup_args(self.workload.setup, self.info))
-            self.ctx = await value if inspect.isawaitable(value) else value
-
-    async def call(self, record: Any, tally: Tally) -> None:
-        start = time.perf_counter()
-        try:
-            if self._with_ctx:
-                await self._handle(record, self.ctx)
-            else:
-                await self._handle(record)
-        except Exception as exc:
-            tally.error(exc, time.perf_counter() - start)
-            return
-        tally.ok(time.perf_counter() - start)
-
-    async def close(self) -> None:
-        if self.workload.teardown is not None:
-            value = self.workload.teardown(self.ctx)
-            if inspect.isawaitable(value):
-                await value
+def machine_cores() -> int:
+    return os.cpu_count() or 1
 
 
 def async_reason(workload: Workload, model: str) -> str | None:
@@ -202,19 +119,14 @@ def async_reason(workload: Workload, model: str) -> str | None:
     return None
 
 
-def loop_concurrency_reason(model: str, concurrency: int) -> str | None:
-    if concurrency < 0 or concurrency > 10_000:
-        return f"{model} takes concurrency 0 (unbounded) or 1..10000, not {concurrency}"
+def unpicklable_reason(records: list[Any], model: str, where: str) -> str | None:
+    """A model that sends records to other processes: which record cannot travel, and why."""
+    import pickle
+
+    for i, rec in enumerate(records[:50]):
+        try:
+            pickle.dumps(rec)
+        except Exception as exc:
+            return (f"{model} skipped: record {i} ({type(rec).__name__}) cannot be pickled "
+                    f"to send to {where} ({type(exc).__name__}: {exc})")
     return None
-
-
-def range_reason(model: str, concurrency: int, low: int, high: int) -> str | None:
-    if not low <= concurrency <= high:
-        extra = " (0 = unbounded exists only for asyncio and uvloop)" if concurrency == 0 else ""
-        return f"{model} takes concurrency {low}..{high}, not {concurrency}{extra}"
-    return None
-
-
-def chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]

@@ -1,4 +1,4 @@
-"""The shared engine of the event-loop models (asyncio, uvloop): one loop, one setup.
+"""The event-loop models' shared engine and facts (asyncio, uvloop): one loop, one setup.
 
 Bounded N: N worker coroutines pull from one queue, so at most N handlers are in flight
 (what a semaphore around gather achieves, without creating every task up front).
@@ -13,8 +13,40 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from profiler.models.base import AsyncWorker, Hooks, LoopWatch, Tally
+from profiler.models.base import MAX_LOOP_CONCURRENCY, Hooks, LoopWatch, Model, async_reason
+from profiler.models.workers import AsyncWorker, Tally
 from profiler.workload import WorkerInfo, Workload
+
+SWEEP_CAP = 4096  # the adaptive sweep climbs no further (tasks, not threads: cheap, not free)
+
+
+class LoopModel(Model):
+    """An async handle on one event loop (see the module docstring)."""
+
+    has_loop = True
+    unbounded = True
+
+    def max_concurrency(self, cpu_count: int) -> int:
+        return MAX_LOOP_CONCURRENCY
+
+    def climb_cap(self, cpu_count: int) -> int:
+        return SWEEP_CAP
+
+    def default_grid(self, cpu_count: int) -> list[int]:
+        return [16]
+
+    def can_run(self, workload: Workload, sample: list[Any]) -> str | None:
+        return async_reason(workload, self.name)
+
+    def workers(self, concurrency: int, records: int) -> int:
+        return 1  # one loop thread runs every handler
+
+    def loop_factory(self) -> Callable[[], asyncio.AbstractEventLoop] | None:
+        raise NotImplementedError
+
+    def run(self, workload: Workload, records: list[Any], concurrency: int, hooks: Hooks,
+            target: str) -> Tally:
+        return run_loop_model(workload, records, concurrency, hooks, self.name, self.loop_factory())
 
 
 def run_loop_model(workload: Workload, records: list[Any], concurrency: int, hooks: Hooks,

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import math
 import multiprocessing as mp
-import os
-import pickle
 import queue as queue_mod
 import signal
 from typing import Any
 
-from profiler.models.base import Hooks, SyncWorker, Tally, range_reason
+from profiler.models.base import Hooks, Model, unpicklable_reason
+from profiler.models.workers import SyncWorker, Tally
 from profiler.workload import WorkerInfo, Workload, load_target
 
 CHUNKS_PER_WORKER = 8
@@ -24,21 +23,6 @@ CHUNKS_PER_WORKER = 8
 
 class WorkerCrashed(RuntimeError):
     """A worker process died (segfault, os._exit, killed) while the trial ran."""
-
-
-def max_processes() -> int:
-    return 2 * (os.cpu_count() or 1)
-
-
-def unpicklable_reason(records: list[Any]) -> str | None:
-    """Processes must send records to workers; say which record cannot travel and why."""
-    for i, rec in enumerate(records[:50]):
-        try:
-            pickle.dumps(rec)
-        except Exception as exc:
-            return (f"processes skipped: record {i} ({type(rec).__name__}) cannot be pickled "
-                    f"to send to worker processes ({type(exc).__name__}: {exc})")
-    return None
 
 
 def describe_exit(code: int | None) -> str:
@@ -52,22 +36,24 @@ def describe_exit(code: int | None) -> str:
     return f"exit code {code}"
 
 
-class ProcessesModel:
+class ProcessesModel(Model):
     name = "processes"
-    has_loop = False
+    simplicity = (2, 2)
+    same_as_sequential_at_one = True
+    handlers_in_other_processes = True
 
-    def reason_cannot_run(self, workload: Workload) -> str | None:
-        return None  # records that cannot be pickled are checked on the records themselves
+    def max_concurrency(self, cpu_count: int) -> int:
+        return 2 * cpu_count  # beyond that, workers only queue for cores
 
-    def concurrency_error(self, concurrency: int) -> str | None:
-        return range_reason(self.name, concurrency, 1, max_processes())
+    def default_grid(self, cpu_count: int) -> list[int]:
+        return [cpu_count]
 
-    def workers(self, concurrency: int, records: int) -> int:
-        return concurrency
+    def can_run(self, workload: Workload, sample: list[Any]) -> str | None:
+        return unpicklable_reason(sample, self.name, "worker processes")
 
     def run(self, workload: Workload, records: list[Any], concurrency: int, hooks: Hooks,
             target: str) -> Tally:
-        reason = unpicklable_reason(records)
+        reason = self.can_run(workload, records)
         if reason:
             raise RuntimeError(reason)
         ctx = mp.get_context("spawn")

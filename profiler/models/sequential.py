@@ -4,22 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from profiler.models.base import Hooks, SyncWorker, Tally, range_reason
+from profiler.models.base import Hooks, Model
+from profiler.models.workers import SyncWorker, Tally
 from profiler.workload import WorkerInfo, Workload
 
 
-class SequentialModel:
+class SequentialModel(Model):
     name = "sequential"
-    has_loop = False
-
-    def reason_cannot_run(self, workload: Workload) -> str | None:
-        return None
-
-    def concurrency_error(self, concurrency: int) -> str | None:
-        return range_reason(self.name, concurrency, 1, 1)
-
-    def workers(self, concurrency: int, records: int) -> int:
-        return 1
+    simplicity = (0, 0)
 
     def run(self, workload: Workload, records: list[Any], concurrency: int, hooks: Hooks,
             target: str) -> Tally:

@@ -11,24 +11,23 @@ import threading
 from collections import deque
 from typing import Any
 
-from profiler.models.base import Hooks, SyncWorker, Tally, range_reason
+from profiler.models.base import Hooks, Model
+from profiler.models.workers import SyncWorker, Tally
 from profiler.workload import WorkerInfo, Workload
 
 MAX_THREADS = 256
 
 
-class ThreadsModel:
+class ThreadsModel(Model):
     name = "threads"
-    has_loop = False
+    simplicity = (1, 1)
+    same_as_sequential_at_one = True
 
-    def reason_cannot_run(self, workload: Workload) -> str | None:
-        return None
+    def max_concurrency(self, cpu_count: int) -> int:
+        return MAX_THREADS
 
-    def concurrency_error(self, concurrency: int) -> str | None:
-        return range_reason(self.name, concurrency, 1, MAX_THREADS)
-
-    def workers(self, concurrency: int, records: int) -> int:
-        return concurrency
+    def default_grid(self, cpu_count: int) -> list[int]:
+        return [4, 16]
 
     def run(self, workload: Workload, records: list[Any], concurrency: int, hooks: Hooks,
             target: str) -> Tally:

@@ -4,30 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from profiler.models.base import Hooks, Tally, async_reason, loop_concurrency_reason
-from profiler.models.loops import run_loop_model
+from profiler.models.loops import LoopModel
 from profiler.workload import Workload
 
 
-class UvloopModel:
+class UvloopModel(LoopModel):
     name = "uvloop"
-    has_loop = True
+    simplicity = (5, 5)
 
-    def reason_cannot_run(self, workload: Workload) -> str | None:
+    def can_run(self, workload: Workload, sample: list[Any]) -> str | None:
         try:
             import uvloop  # noqa: F401
         except ImportError:
             return "uvloop is not installed (pip install uvloop)"
-        return async_reason(workload, self.name)
+        return super().can_run(workload, sample)
 
-    def concurrency_error(self, concurrency: int) -> str | None:
-        return loop_concurrency_reason(self.name, concurrency)
-
-    def workers(self, concurrency: int, records: int) -> int:
-        return 1
-
-    def run(self, workload: Workload, records: list[Any], concurrency: int, hooks: Hooks,
-            target: str) -> Tally:
+    def loop_factory(self) -> Any:
         import uvloop
 
-        return run_loop_model(workload, records, concurrency, hooks, self.name, uvloop.new_event_loop)
+        return uvloop.new_event_loop

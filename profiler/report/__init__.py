@@ -1,15 +1,8 @@
-"""Reports a reviewer can read: HTML with plots, a markdown summary, side-by-side compare.
+"""Every renderer: the terminal (`console`), the HTML report with PNG plots (`html`,
+`views`, `why`, `plots`), markdown (`markdown`) and the side-by-side compare (`compare`).
 
-Reports only read `Results` (and the verdict dicts `profiler.analysis` put in it); they
-never run a workload. Everything is written through `write_atomic`.
-
-    render_report(results, out_dir) -> Path            # out_dir/index.html
-    render_compare(a, b, out_dir, labels) -> CompareOutcome
-    summary_markdown(results) -> str
+Renderers only read `Results` and the typed verdict in it; they never run a workload.
+Every file is written through `profiler.files.write_atomic`. Import the renderer you need
+(`profiler.report.html.render_report`, `profiler.report.compare.render_compare`): this
+package imports nothing itself, so the terminal never pays for matplotlib.
 """
-
-from profiler.report.compare import CompareOutcome, Delta, render_compare
-from profiler.report.html import render_report
-from profiler.report.markdown import summary_markdown
-
-__all__ = ["CompareOutcome", "Delta", "render_compare", "render_report", "summary_markdown"]

@@ -14,10 +14,12 @@ from pathlib import Path
 
 import jinja2
 
+from profiler.files import write_atomic
 from profiler.report import plots as plotting
+from profiler.report.cells import Plot
 from profiler.report.markdown import summary_markdown
-from profiler.report.views import Plot, build_report
-from profiler.results import Results, write_atomic
+from profiler.report.views import build_report
+from profiler.results import Results
 
 _ENV = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
@@ -78,9 +80,8 @@ def copy_attribution_files(results: Results, source_dir: Path | None, out_dir: P
     """Bring the files the attribution entries name (relative paths) beside the report."""
     if source_dir is None or Path(source_dir).resolve() == out_dir.resolve():
         return
-    for entry in getattr(results, "attribution", None) or []:
-        for key in ("flamegraph", "speedscope"):
-            name = entry.get(key) if isinstance(entry, dict) else None
+    for entry in results.attribution:
+        for name in (entry.flamegraph, entry.speedscope):
             if not name or Path(name).is_absolute() or ".." in Path(name).parts:
                 continue
             src, dst = Path(source_dir) / name, out_dir / name

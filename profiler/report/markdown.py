@@ -3,9 +3,9 @@ short enough to paste into a pull request (GitHub-flavoured markdown)."""
 
 from __future__ import annotations
 
-from profiler.report import format as fmt
-from profiler.report.aggregate import configurations, recommended_config, sequential_throughput
-from profiler.report.views import build_verdict
+from profiler import format as fmt
+from profiler.analysis.configs import group_configs
+from profiler.report.views import build_verdict, sequential_throughput
 from profiler.report.why import attribution_views
 from profiler.results import Results
 
@@ -44,28 +44,28 @@ def summary_markdown(results: Results) -> str:
 
 
 def top_configurations(results: Results) -> list[str]:
-    configs = sorted(configurations(results), key=lambda c: c.throughput, reverse=True)[:TOP]
+    configs = sorted(group_configs(results), key=lambda c: c.throughput_rps, reverse=True)[:TOP]
     if not configs:
         return ["_No trial finished successfully._", ""]
     seq = sequential_throughput(results)
-    rec = recommended_config(results)
+    rec = results.recommendation
     out = [f"**Top {len(configs)} configurations** (mean of repeats; range in brackets)", "",
            "| Configuration | Throughput | vs sequential | CPU | Connections | Loop lag p99 | Repeats |",
            "|---|--:|--:|--:|--:|--:|--:|"]
     for c in configs:
-        thr = [t.throughput_rps for t in c.trials]
+        thr = c.throughputs
         spread = f" ({fmt.sig(min(thr))}–{fmt.sig(max(thr))})" if len(thr) > 1 else ""
-        name = fmt.config(c.model, c.concurrency)
-        if rec is not None and c.key == rec.key:
+        name = c.label
+        if rec is not None and rec.names(c.model, c.concurrency):
             name = f"**{name}** (recommended)"
         out.append("| " + " | ".join(cell(x) for x in (
             name,
-            fmt.rps(c.throughput) + spread,
-            fmt.speedup(c.throughput / seq) if seq else fmt.NA,
-            fmt.cores(c.mean(lambda t: t.cpu_util)),
-            fmt.integer(c.peak(lambda t: t.connections_peak)),
-            fmt.ms(c.mean(lambda t: t.loop_lag_p99_ms)),
-            str(len(c.trials)),
+            fmt.rps(c.throughput_rps) + spread,
+            fmt.times(c.throughput_rps / seq) if seq else fmt.NA,
+            fmt.cores(c.mean_of("cpu_util")),
+            fmt.count(c.peak("connections_peak")),
+            fmt.ms(c.mean_of("loop_lag_p99_ms")),
+            str(c.repeats),
         )) + " |")
     return out + [""]
 

@@ -22,15 +22,10 @@ import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
-from profiler.analysis.decompose import decompose  # noqa: E402
-from profiler.report import format as fmt  # noqa: E402
-from profiler.report.aggregate import (  # noqa: E402
-    Config,
-    best_config,
-    configurations,
-    recommended_config,
-    worst_trial_index,
-)
+from profiler import format as fmt  # noqa: E402
+from profiler.analysis.configs import Config, best, find_config, group_configs  # noqa: E402
+from profiler.analysis.decompose import mean_decomposition  # noqa: E402
+from profiler.analysis.scaling import usl  # noqa: E402
 from profiler.report.plotstyle import (  # noqa: E402
     BLACK,
     BLUE,
@@ -63,10 +58,6 @@ from profiler.results import Results, Trial  # noqa: E402
 __all__ = ["DPI", "PLOTS", "NoData", "PlotSpec", "Run", "Runs"]
 
 
-def _usl(lam: float, sigma: float, kappa: float, n: np.ndarray) -> np.ndarray:
-    return lam * n / (1 + sigma * (n - 1) + kappa * n * (n - 1))
-
-
 # --- plots -------------------------------------------------------------------------------
 
 def throughput_figure(data: Runs) -> Figure:
@@ -79,10 +70,10 @@ def throughput_figure(data: Runs) -> Figure:
     ax = fig.add_subplot()
     usl_labelled = failed_labelled = False
     for ri, run in enumerate(runs):
-        for model, cfgs in by_model(configurations(run.results)).items():
+        for model, cfgs in by_model(group_configs(run.results)).items():
             st = style(runs, ri, model)
             xs = [axis.x(c.concurrency) for c in cfgs]
-            means = [c.throughput for c in cfgs]
+            means = [c.throughput_rps for c in cfgs]
             lo = [m - min(t.throughput_rps for t in c.trials) for m, c in zip(means, cfgs, strict=True)]
             hi = [max(t.throughput_rps for t in c.trials) - m for m, c in zip(means, cfgs, strict=True)]
             finite = [(x, m) for x, m, c in zip(xs, means, cfgs, strict=True) if c.concurrency > 0]
@@ -91,17 +82,17 @@ def throughput_figure(data: Runs) -> Figure:
                         linewidth=1.4)
             ax.errorbar(xs, means, yerr=[lo, hi], fmt=st.marker, color=st.colour, markersize=5,
                         capsize=2.5, elinewidth=0.9, label=st.label)
-            fit = (run.results.scaling or {}).get(model) or {}
+            fit = (run.results.scaling or {}).get(model)
             max_n = max((c.concurrency for c in cfgs), default=0)
-            if _usl_ok(fit) and max_n > 1:
-                lam, sig, kap = fit["lambda_rps"], fit["sigma"], fit["kappa"]
+            if fit is not None and fit.ok and max_n > 1:
+                lam, sig, kap = fit.lambda_rps, fit.sigma, fit.kappa
                 grid = np.geomspace(1, max_n, 120)
-                ax.plot(grid, _usl(lam, sig, kap, grid), color=st.colour, linestyle=":",
+                ax.plot(grid, usl(grid, lam, sig, kap), color=st.colour, linestyle=":",
                         linewidth=1.2, label=None if usl_labelled else "USL fit (dotted)")
                 usl_labelled = True
-                n_star = fit.get("n_star")
+                n_star = fit.n_star
                 if n_star and math.isfinite(n_star) and 1 <= n_star <= max_n * 2:
-                    y = float(_usl(lam, sig, kap, np.array([n_star]))[0])
+                    y = float(usl(np.array([n_star]), lam, sig, kap)[0])
                     ax.plot([n_star], [y], marker="*", markersize=11, color=st.colour,
                             markeredgecolor="white", linestyle="none")
                     ax.annotate(f"N*≈{fmt.sig(n_star, 2)}", (n_star, y), textcoords="offset points",
@@ -119,13 +110,6 @@ def throughput_figure(data: Runs) -> Figure:
     return fig
 
 
-def _usl_ok(fit: dict) -> bool:
-    return fit.get("status") == "ok" and all(
-        isinstance(fit.get(k), int | float) and math.isfinite(fit[k])
-        for k in ("lambda_rps", "sigma", "kappa")
-    )
-
-
 def _failed_configs(results: Results) -> list[int]:
     ok = {(t.model, t.concurrency) for t in results.ok_trials()}
     return sorted({t.concurrency for t in results.trials
@@ -141,9 +125,9 @@ def cpu_figure(data: Runs) -> Figure:
     fig = new_figure()
     ax = fig.add_subplot()
     for ri, run in enumerate(runs):
-        for model, cfgs in by_model(configurations(run.results)).items():
+        for model, cfgs in by_model(group_configs(run.results)).items():
             st = style(runs, ri, model)
-            pts = [(axis.x(c.concurrency), c.mean(lambda t: t.cpu_util), c.concurrency) for c in cfgs]
+            pts = [(axis.x(c.concurrency), c.mean_of("cpu_util"), c.concurrency) for c in cfgs]
             pts = [p for p in pts if p[1] is not None]
             if not pts:
                 continue
@@ -170,11 +154,8 @@ def decomposition_figure(data: Runs) -> Figure:
     runs = as_runs(data)
 
     def shares(c: Config) -> tuple[float, float, float] | None:
-        parts = [d for d in (decompose(t) for t in c.trials) if d and d.get("worker_s")]
-        if not parts:
-            return None
-        return tuple(100 * sum(d[k] for d in parts) / len(parts)  # parts are fractions
-                     for k in ("on_cpu", "runqueue", "waiting"))
+        d = mean_decomposition(c.trials)
+        return None if d is None else (100 * d.on_cpu, 100 * d.runqueue, 100 * d.waiting)
 
     rows = [(ri, c, s) for ri, c in config_rows(runs, lambda c: True) if (s := shares(c)) is not None]
     if not rows:
@@ -207,7 +188,7 @@ def _range_figure(runs: list[Run], lo: Callable[[Trial], float | None],
                   hi: Callable[[Trial], float | None], names: tuple[str, str], xlabel: str,
                   title: str, limit: float | None = None, limit_label: str = "") -> Figure:
     """One row per configuration: ○ at the median, ▶ at the 99th percentile, joined."""
-    rows = [(ri, c, c.mean(lo), c.mean(hi)) for ri, c in config_rows(runs, lambda c: True)]
+    rows = [(ri, c, c.mean_of(lo), c.mean_of(hi)) for ri, c in config_rows(runs, lambda c: True)]
     rows = [r for r in rows if r[2] is not None or r[3] is not None]
     fig = new_figure(row_height(len(rows)))
     ax = fig.add_subplot()
@@ -282,7 +263,7 @@ def connections_figure(data: Runs) -> Figure:
     ax = fig.add_subplot()
     top = 0.0
     for ri, run in enumerate(runs):
-        for model, cfgs in by_model(configurations(run.results)).items():
+        for model, cfgs in by_model(group_configs(run.results)).items():
             st = style(runs, ri, model)
             for get, dashed, suffix in ((lambda t: t.connections_peak, False, ""),
                                         (lambda t: t.db_connections_peak, True, " (DB server side)")):
@@ -301,7 +282,7 @@ def connections_figure(data: Runs) -> Figure:
     limit = constraint(runs, "max_connections")
     if limit is not None:
         ax.axhline(limit, color=BLACK, linestyle=(0, (4, 3)), linewidth=1,
-                   label=f"--max-connections {fmt.integer(limit)}")
+                   label=f"--max-connections {fmt.count(limit)}")
         top = max(top, limit)
     axis.apply(ax)
     if top > 200:
@@ -325,17 +306,20 @@ def timeseries_picks(data: Runs) -> list[tuple[str, Run, int]]:
     picks: list[tuple[str, Run, int]] = []
     for run in runs:
         res = run.results
-        rec = recommended_config(res)
-        chosen = rec or best_config(res)
+        configs = group_configs(res)
+        rec = find_config(configs, res.recommendation.model, res.recommendation.concurrency) \
+            if res.recommendation and res.recommendation.model else None
+        chosen = rec or best(configs)
         prefix = f"{run.label}: " if len(runs) > 1 else ""
         if chosen is not None:
             i = chosen.best_index
             kind = "recommended" if rec else "fastest"
-            picks.append((f"{prefix}{kind} {fmt.config(chosen.model, chosen.concurrency)} (trial #{i})", run, i))
-        worst = worst_trial_index(res)
+            picks.append((f"{prefix}{kind} {chosen.label} (trial #{i})", run, i))
+        worst = min(((t.throughput_rps, i) for i, t in enumerate(res.trials) if t.ok),
+                    default=(0.0, None))[1]
         if len(runs) == 1 and worst is not None and (chosen is None or worst not in chosen.indices):
             t = res.trials[worst]
-            picks.append((f"slowest {fmt.config(t.model, t.concurrency)} (trial #{worst})", run, worst))
+            picks.append((f"slowest {t.label} (trial #{worst})", run, worst))
     return [p for p in picks if p[1].results.samples_for(p[2])]
 
 

@@ -18,8 +18,9 @@ from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
-from profiler.report import format as fmt  # noqa: E402
-from profiler.report.aggregate import Config, configurations  # noqa: E402
+from profiler import format as fmt  # noqa: E402
+from profiler.analysis.configs import Config, group_configs  # noqa: E402
+from profiler.models import MODELS  # noqa: E402
 from profiler.results import Results, Trial  # noqa: E402
 
 FIGSIZE = (7.0, 4.0)
@@ -30,7 +31,6 @@ BLACK, ORANGE, SKY, GREEN, YELLOW, BLUE, VERMILLION, PURPLE = (
     "#000000", "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7",
 )
 GREY = "#999999"
-MODEL_ORDER = ("sequential", "threads", "processes", "asyncio-threads", "asyncio", "uvloop", "dask")
 MODEL_COLOURS = (BLACK, BLUE, GREEN, PURPLE, VERMILLION, ORANGE, SKY, YELLOW)
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 RUN_COLOURS = (BLUE, VERMILLION)
@@ -61,14 +61,16 @@ def as_runs(data: Runs) -> list[Run]:
 
 # --- styling -----------------------------------------------------------------------------
 
-def model_rank(model: str) -> tuple[int, str]:
-    return (MODEL_ORDER.index(model) if model in MODEL_ORDER else len(MODEL_ORDER), model)
-
-
 def model_index(model: str) -> int:
-    if model in MODEL_ORDER:
-        return MODEL_ORDER.index(model)
-    return len(MODEL_ORDER) + sum(map(ord, model))  # stable across runs, unlike hash()
+    """The model's place in the registry: its colour and marker, the same in every plot."""
+    order = list(MODELS)
+    if model in order:
+        return order.index(model)
+    return len(order) + sum(map(ord, model))  # stable across runs, unlike hash()
+
+
+def model_rank(model: str) -> tuple[int, str]:
+    return (model_index(model), model)
 
 
 @dataclass(frozen=True)
@@ -155,7 +157,7 @@ def by_model(configs: list[Config]) -> dict[str, list[Config]]:
 def config_rows(runs: list[Run], keep: Callable[[Config], bool]) -> list[tuple[int, Config]]:
     rows = []
     for ri, run in enumerate(runs):
-        rows += [(ri, c) for c in configurations(run.results) if keep(c)]
+        rows += [(ri, c) for c in group_configs(run.results) if keep(c)]
     rows.sort(key=lambda r: (model_rank(r[1].model), r[1].concurrency == 0, r[1].concurrency, r[0]))
     return rows
 
@@ -166,7 +168,8 @@ def row_height(n: int) -> tuple[float, float]:
 
 def constraint(runs: list[Run], key: str) -> float | None:
     for run in runs:
-        value = ((run.results.recommendation or {}).get("constraints") or {}).get(key)
-        if isinstance(value, int | float):
+        rec = run.results.recommendation
+        value = getattr(rec.constraints, key) if rec else None
+        if value is not None:
             return float(value)
     return None

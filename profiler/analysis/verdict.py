@@ -1,0 +1,29 @@
+"""`analyse`: every verdict section of a run, in the order each needs the previous."""
+
+from __future__ import annotations
+
+from profiler.analysis.classify import classify
+from profiler.analysis.predict import predict
+from profiler.analysis.recommend import recommend
+from profiler.analysis.scaling import fit_scaling
+from profiler.results import Constraints, Results
+
+
+def analyse(
+    results: Results,
+    constraints: Constraints = Constraints(),  # noqa: B008 - frozen, immutable default
+    total_records: int | None = None,
+) -> Results:
+    """Fill classification, scaling, recommendation and (given a total) predictions.
+
+    Writes the sections into `results` and returns the same object, so
+    `analyse(results).save(path)` works. Predictions use `total_records`, else
+    `results.workload.total_records`; with neither, existing predictions are kept.
+    """
+    results.classification = classify(results)
+    results.scaling = fit_scaling(results)
+    results.recommendation = recommend(results, constraints)
+    total = total_records if total_records is not None else results.workload.total_records
+    if total is not None:
+        results.predictions = predict(results, total)
+    return results

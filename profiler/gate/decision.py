@@ -1,0 +1,223 @@
+"""The review gate's decision: candidate vs baseline, check by check, noise-aware.
+
+Pure: `evaluate(baseline, candidate, thresholds)` takes the two sides' measurements and
+returns a `GateOutcome`, whose `passed` is the exit-code decision (coverage.py's
+`should_fail_under` is the model). Thresholds come from `profiler.gate.config`.
+
+Noise: throughput and CPU-per-record checks judge the ratio of the means with the one
+noise judge every report uses (`profiler.stats.compare`: a Welch 95 % interval over the
+repeats). A check fails only when the whole interval is past the threshold; when the
+point estimate is past it but the interval is not, the check passes and says "within
+noise". With one repeat on a side the noise is unknown and the point estimate decides,
+as the check's note says.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from profiler import format as fmt
+from profiler.analysis.configs import Config, best, find_config, group_configs
+from profiler.errors import ConfigError
+from profiler.results import Results
+from profiler.stats import Comparison, compare
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Limits a candidate must meet; None = not checked. Fractions: 0.05 = 5 %."""
+
+    max_slowdown: float | None = 0.05
+    min_speedup: float | None = None
+    max_connections: int | None = None
+    max_connections_increase: float | None = None
+    max_cpu_increase: float | None = None
+    max_loop_lag_p99_ms: float | None = None
+    max_rss_increase: float | None = None
+
+
+THRESHOLD_KEYS = {f.name for f in fields(Thresholds)}
+
+
+# ---------------------------------------------------------------- the sides
+
+
+@dataclass
+class Side:
+    """One side's measurements at its chosen configuration (one entry per repeat)."""
+
+    label: str
+    model: str
+    concurrency: int
+    throughput_rps: list[float]
+    cpu_per_record_s: list[float]
+    connections_peak: int | None
+    loop_lag_p99_ms: float | None
+    rss_peak_bytes: int | None
+    errors: int
+    records: int
+
+    @property
+    def config(self) -> str:
+        return fmt.config(self.model, self.concurrency)
+
+    @property
+    def repeats(self) -> int:
+        return len(self.throughput_rps)
+
+    @classmethod
+    def of(cls, label: str, c: Config) -> Side:
+        conns = c.connections
+        return cls(
+            label=label, model=c.model, concurrency=c.concurrency,
+            throughput_rps=c.throughputs,
+            cpu_per_record_s=[t.cpu_s / t.records for t in c.trials if t.cpu_s is not None and t.records],
+            connections_peak=None if conns is None else int(conns),
+            loop_lag_p99_ms=c.peak("loop_lag_p99_ms"),
+            rss_peak_bytes=None if (rss := c.peak("rss_peak_bytes")) is None else int(rss),
+            errors=c.errors, records=c.records,
+        )
+
+
+def parse_config(text: str | None) -> tuple[str, int] | None:
+    """"threads:16" -> ("threads", 16); None stays None."""
+    if text is None:
+        return None
+    model, sep, n = text.partition(":")
+    try:
+        if not sep:
+            raise ValueError
+        return model.strip(), int(n)
+    except ValueError:
+        raise ConfigError(f"a configuration is MODEL:N, e.g. threads:16 (not {text!r})") from None
+
+
+def side_from_results(label: str, results: Results, config: tuple[str, int] | None) -> Side:
+    """The side at its pinned configuration, else at its best (`analysis.configs.best`)."""
+    configs = group_configs(results)
+    if config is None:
+        chosen = best(configs)
+        if chosen is None:
+            raise ConfigError(f"{label}: no configuration completed with under 1 % errors; "
+                              "nothing to compare")
+    else:
+        chosen = find_config(configs, *config)
+        if chosen is None:
+            raise ConfigError(f"{label}: no successful trial of {config[0]}:{config[1]} in the results")
+    return Side.of(label, chosen)
+
+
+# ---------------------------------------------------------------- the checks
+
+
+@dataclass
+class Check:
+    name: str
+    passed: bool
+    baseline: str
+    candidate: str
+    delta: str
+    threshold: str
+    note: str = ""
+
+
+@dataclass
+class GateOutcome:
+    baseline: Side
+    candidate: Side
+    checks: list[Check] = field(default_factory=list)
+    thresholds_source: str = "defaults"
+    throughput: Comparison | None = None  # the judgement the slowdown check and the report share
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.checks)
+
+    @property
+    def failed_checks(self) -> list[Check]:
+        return [c for c in self.checks if not c.passed]
+
+    def verdict(self) -> str:
+        b, c = self.baseline, self.candidate
+        head = (f"gate {'PASSED' if self.passed else 'FAILED'}: candidate {c.config} vs baseline {b.config}, "
+                f"{fmt.plural(len(self.checks), 'check')}")
+        if not self.passed:
+            head += f"; failed: {', '.join(ch.name for ch in self.failed_checks)}"
+        return head + f" ({b.repeats} vs {c.repeats} repeats)"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "passed": self.passed,
+            "verdict": self.verdict(),
+            "baseline": asdict(self.baseline),
+            "candidate": asdict(self.candidate),
+            "checks": [asdict(ch) for ch in self.checks],
+            "thresholds_source": self.thresholds_source,
+        }
+
+
+def _interval_note(cmp: Comparison) -> str:
+    if not cmp.measured:
+        return "1 repeat on a side: noise unknown, judged on the point estimate"
+    assert cmp.low is not None and cmp.high is not None
+    return f"95 % interval {fmt.signed_pct(cmp.low - 1)} to {fmt.signed_pct(cmp.high - 1)}"
+
+
+def evaluate(baseline: Side, candidate: Side, th: Thresholds, source: str = "defaults") -> GateOutcome:
+    throughput = compare(baseline.throughput_rps, candidate.throughput_rps)
+    out = GateOutcome(baseline, candidate, thresholds_source=source, throughput=throughput)
+    b_rps, c_rps = fmt.rps(statistics.fmean(baseline.throughput_rps)), fmt.rps(
+        statistics.fmean(candidate.throughput_rps))
+    spread = _interval_note(throughput)
+    if th.max_slowdown is not None:
+        limit = 1 - th.max_slowdown
+        failed = throughput.best_case() < limit
+        note = spread
+        if not failed and throughput.ratio < limit:
+            note = f"slower than the threshold on average but within noise ({spread})"
+        out.checks.append(Check("slowdown", not failed, b_rps, c_rps, fmt.signed_pct(throughput.ratio - 1),
+                                f"≤ {fmt.pct(th.max_slowdown)} slower", note))
+    if th.min_speedup is not None:
+        failed = throughput.best_case() < th.min_speedup
+        out.checks.append(Check("speedup", not failed, b_rps, c_rps, fmt.times(throughput.ratio),
+                                f"≥ {th.min_speedup:g}×", spread))
+    _connection_checks(out, baseline, candidate, th)
+    if th.max_cpu_increase is not None and baseline.cpu_per_record_s and candidate.cpu_per_record_s:
+        cpu = compare(baseline.cpu_per_record_s, candidate.cpu_per_record_s)
+        failed = cpu.best_case(higher_is_better=False) > 1 + th.max_cpu_increase
+        per = [f"{fmt.ms(statistics.fmean(side.cpu_per_record_s) * 1000)} CPU/record"
+               for side in (baseline, candidate)]
+        out.checks.append(Check("cpu", not failed, per[0], per[1], fmt.signed_pct(cpu.ratio - 1),
+                                f"≤ +{fmt.pct(th.max_cpu_increase)}", _interval_note(cpu)))
+    if th.max_loop_lag_p99_ms is not None:
+        lag = candidate.loop_lag_p99_ms
+        out.checks.append(Check(
+            "loop_lag", lag is None or lag <= th.max_loop_lag_p99_ms,
+            fmt.ms(baseline.loop_lag_p99_ms), fmt.ms(lag), "", f"≤ {fmt.ms(th.max_loop_lag_p99_ms)} p99",
+            "no event loop in the candidate" if lag is None else ""))
+    if th.max_rss_increase is not None and baseline.rss_peak_bytes and candidate.rss_peak_bytes:
+        r = candidate.rss_peak_bytes / baseline.rss_peak_bytes
+        out.checks.append(Check("rss", r <= 1 + th.max_rss_increase, fmt.mib(baseline.rss_peak_bytes),
+                                fmt.mib(candidate.rss_peak_bytes), fmt.signed_pct(r - 1),
+                                f"≤ +{fmt.pct(th.max_rss_increase)}"))
+    if candidate.errors and candidate.records:
+        out.checks.append(Check("errors", False, f"{fmt.count(baseline.errors)} errors",
+                                f"{fmt.count(candidate.errors)} errors", "", "0 errors",
+                                "the candidate raised in some records"))
+    return out
+
+
+def _connection_checks(out: GateOutcome, b: Side, c: Side, th: Thresholds) -> None:
+    bc, cc = b.connections_peak, c.connections_peak
+    if th.max_connections is not None:
+        ok = cc is None or cc <= th.max_connections
+        out.checks.append(Check("connections", ok, fmt.count(bc), fmt.count(cc), "",
+                                f"≤ {fmt.count(th.max_connections)}", "not measured" if cc is None else ""))
+    if th.max_connections_increase is not None and cc is not None:
+        base = max(bc or 0, 1)  # 0 -> 1 is one new connection, not an infinite increase
+        inc = (cc - (bc or 0)) / base
+        out.checks.append(Check("connections_increase", inc <= th.max_connections_increase,
+                                fmt.count(bc), fmt.count(cc), fmt.times(cc / base),
+                                f"≤ +{fmt.pct(th.max_connections_increase)}"))

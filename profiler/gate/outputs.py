@@ -1,0 +1,66 @@
+"""The gate's outputs: the terminal table, a pull-request comment (markdown), JUnit XML
+(one testcase per check, so CI systems show failures natively) and JSON. Reads a
+GateOutcome only."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+from rich.table import Table
+
+from profiler.gate.decision import GateOutcome
+
+
+def gate_table(outcome: GateOutcome) -> Table:
+    """One row per check, for the terminal."""
+    table = Table(title="concur gate")
+    for col in ("check", "result", "baseline", "candidate", "delta", "threshold", "note"):
+        table.add_column(col)
+    for ch in outcome.checks:
+        table.add_row(ch.name, "pass" if ch.passed else "[red]FAIL[/red]", ch.baseline, ch.candidate,
+                      ch.delta, ch.threshold, ch.note)
+    return table
+
+
+def gate_markdown(outcome: GateOutcome) -> str:
+    b, c = outcome.baseline, outcome.candidate
+    icon = "✅" if outcome.passed else "❌"
+    lines = [
+        f"## {icon} concur gate {'passed' if outcome.passed else 'failed'}",
+        "",
+        f"Baseline **{b.config}** ({b.repeats} repeats) vs candidate **{c.config}** ({c.repeats} repeats); "
+        f"thresholds from {outcome.thresholds_source}.",
+        "",
+        "| check | result | baseline | candidate | delta | threshold | note |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for ch in outcome.checks:
+        lines.append(f"| {ch.name} | {'pass' if ch.passed else '**FAIL**'} | {ch.baseline} | {ch.candidate} "
+                     f"| {ch.delta} | {ch.threshold} | {ch.note} |")
+    return "\n".join(lines) + "\n"
+
+
+def gate_junit(outcome: GateOutcome) -> str:
+    failures = len(outcome.failed_checks)
+    suites = ET.Element("testsuites", name="concur gate", tests=str(len(outcome.checks)),
+                        failures=str(failures), errors="0")
+    suite = ET.SubElement(suites, "testsuite", name="concur gate", tests=str(len(outcome.checks)),
+                          failures=str(failures), errors="0", skipped="0", time="0")
+    for ch in outcome.checks:
+        case = ET.SubElement(suite, "testcase", classname="concur.gate", name=ch.name, time="0")
+        detail = (f"baseline {outcome.baseline.config}: {ch.baseline}; candidate {outcome.candidate.config}: "
+                  f"{ch.candidate}; delta {ch.delta or 'n/a'}; threshold {ch.threshold}"
+                  + (f"; {ch.note}" if ch.note else ""))
+        if not ch.passed:
+            failure = ET.SubElement(case, "failure", message=f"{ch.name}: {ch.candidate} vs {ch.baseline} "
+                                    f"(threshold {ch.threshold})", type="GateCheckFailed")
+            failure.text = detail
+        out = ET.SubElement(case, "system-out")
+        out.text = detail
+    ET.indent(suites)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+
+
+def gate_json(outcome: GateOutcome) -> str:
+    return json.dumps(outcome.to_dict(), indent=1)

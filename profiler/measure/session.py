@@ -1,0 +1,86 @@
+"""A profiling session: runs trials one after another and keeps results.json current.
+
+The file is rewritten (atomically) after every trial, skip and sweep decision, so a
+Ctrl-C, a crash of concur itself or a killed CI job keeps everything measured so far.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from profiler import format as fmt
+from profiler.measure.trial import TrialSpec, run_trial
+from profiler.results import Results, Skipped, SweepEvent, Trial
+
+
+class Progress(Protocol):
+    def trial_started(self, spec: TrialSpec, planned: int | None) -> None: ...
+
+    def trial_finished(self, trial: Trial) -> None: ...
+
+    def note(self, message: str) -> None: ...
+
+
+class SilentProgress:
+    def trial_started(self, spec: TrialSpec, planned: int | None) -> None:
+        pass
+
+    def trial_finished(self, trial: Trial) -> None:
+        pass
+
+    def note(self, message: str) -> None:
+        pass
+
+
+@dataclass
+class Session:
+    results: Results
+    json_path: Path | None = None
+    progress: Progress = field(default_factory=SilentProgress)
+    trial_runner: Callable[[TrialSpec, Any], Any] = run_trial
+    probe_factory: Callable[[], Any] | None = None  # Workload.probe: one fresh probe per trial
+    clock: Callable[[], float] = time.monotonic
+    _t0: float = field(default=0.0, init=False)
+
+    def __post_init__(self) -> None:
+        self._t0 = self.clock()
+
+    @property
+    def elapsed_s(self) -> float:
+        return self.clock() - self._t0
+
+    def run(self, spec: TrialSpec, planned: int | None = None, keep: bool = True) -> Trial:
+        """Run one trial; `keep=False` (calibration) shows it but keeps it out of the results."""
+        self.progress.trial_started(spec, planned)
+        probe = self.probe_factory() if self.probe_factory is not None else None
+        outcome = self.trial_runner(spec, probe)
+        if not keep:
+            self.progress.trial_finished(outcome.trial)
+            return outcome.trial
+        index = len(self.results.trials)
+        self.results.trials.append(outcome.trial)
+        if outcome.samples and outcome.samples.get("t_s"):
+            self.results.samples.append({"trial": index, **outcome.samples})
+        self.save()
+        self.progress.trial_finished(outcome.trial)
+        return outcome.trial
+
+    def skip(self, model: str, concurrency: int | None, reason: str) -> None:
+        self.results.skipped.append(Skipped(model, concurrency, reason))
+        self.progress.note(f"skipped {fmt.config(model, concurrency)}: {reason}")
+        self.save()
+
+    def log(self, event: str, message: str, model: str | None = None,
+            concurrency: int | None = None) -> None:
+        """One sweep decision, in the results so a reader can see why the sweep went where it did."""
+        self.results.sweep_log.append(
+            SweepEvent(round(self.elapsed_s, 3), event, model, concurrency, message))
+        self.save()
+
+    def save(self) -> None:
+        if self.json_path is not None:
+            self.results.save(self.json_path)

@@ -1,0 +1,39 @@
+"""The results file: trials, samples and the typed verdict (see `file.Results`)."""
+
+from profiler.results.file import (
+    READABLE_VERSIONS,
+    SCHEMA_VERSION,
+    TOOL_NAME,
+    Results,
+    load_results,
+)
+from profiler.results.sections import (
+    Attribution,
+    Classification,
+    Constraints,
+    Decomposition,
+    Exclusion,
+    PredictionRow,
+    Predictions,
+    Recommendation,
+    ScalingFit,
+    ScalingPoint,
+    SweepEvent,
+    TopFunction,
+    YappiRow,
+)
+from profiler.results.trial import (
+    TRIAL_COLUMNS,
+    TRIAL_STATUSES,
+    Environment,
+    Skipped,
+    Trial,
+    WorkloadInfo,
+)
+
+__all__ = [
+    "READABLE_VERSIONS", "SCHEMA_VERSION", "TOOL_NAME", "TRIAL_COLUMNS", "TRIAL_STATUSES",
+    "Attribution", "Classification", "Constraints", "Decomposition", "Environment", "Exclusion",
+    "PredictionRow", "Predictions", "Recommendation", "Results", "ScalingFit", "ScalingPoint",
+    "Skipped", "SweepEvent", "TopFunction", "Trial", "WorkloadInfo", "YappiRow", "load_results",
+]

@@ -1,0 +1,131 @@
+"""`Results`: one run, the contract between measurement, analysis, reports and the gate.
+
+It is written to disk after every trial (atomically), so a Ctrl-C or a crash later in
+the run keeps everything measured so far. Version 2 types the verdict's sections; a
+version-1 file has the same keys and loads unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from profiler.errors import ResultsError
+from profiler.files import write_atomic
+from profiler.results.schema import convert, from_data, to_data
+from profiler.results.sections import (
+    Attribution,
+    Classification,
+    Predictions,
+    Recommendation,
+    ScalingFit,
+    SweepEvent,
+)
+from profiler.results.trial import TRIAL_COLUMNS, Environment, Skipped, Trial, WorkloadInfo
+
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+TOOL_NAME = "concur"
+
+
+@dataclass
+class Results:
+    workload: WorkloadInfo
+    environment: Environment
+    trials: list[Trial] = field(default_factory=list)
+    # One entry per trial: {"trial": index, "t_s": [...], "cpu_util": [...], "rss_bytes": [...],
+    # "threads": [...], "fds": [...], "connections": [...]} (columns of equal length).
+    samples: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    classification: Classification | None = None
+    scaling: dict[str, ScalingFit] | None = None
+    recommendation: Recommendation | None = None
+    predictions: Predictions | None = None
+    sweep_log: list[SweepEvent] = field(default_factory=list)
+    attribution: list[Attribution] = field(default_factory=list)
+    command: str = ""  # how to reproduce this run
+    started_at: str = ""
+    finished_at: str = ""
+    interrupted: bool = False
+    tool_version: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        data = to_data(self)
+        del data["tool_version"]
+        return {"schema_version": SCHEMA_VERSION,
+                "tool": {"name": TOOL_NAME, "version": self.tool_version}, **data}
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "results") -> Results:
+        """A checked Results; any problem is one `ResultsError` naming the field."""
+        if not isinstance(data, dict):
+            raise ResultsError(f"{where} is not a concur results file")
+        version = data.get("schema_version")
+        if version not in READABLE_VERSIONS:
+            raise ResultsError(
+                f"{where} has schema_version {version!r}; this concur reads versions "
+                f"{', '.join(map(str, READABLE_VERSIONS))} (re-run `concur run` to produce a "
+                "current file)")
+        tool = convert(dict[str, Any], data.get("tool") or {}, f"{where}.tool")
+        body = {k: v for k, v in data.items() if k not in ("schema_version", "tool")}
+        results = from_data(cls, body, where)
+        results.tool_version = str(tool.get("version") or "")
+        return results
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=1, allow_nan=False, default=_json_default)
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        return write_atomic(path, self.to_json())
+
+    def samples_for(self, trial_index: int) -> dict[str, Any] | None:
+        for entry in self.samples:
+            if entry.get("trial") == trial_index:
+                return entry
+        return None
+
+    def ok_trials(self) -> list[Trial]:
+        return [t for t in self.trials if t.ok]
+
+    def to_dataframe(self):  # -> pandas.DataFrame; imported lazily: measurement never needs pandas
+        """The trials as a DataFrame, one row per trial, columns = the schema's trial fields."""
+        import pandas as pd
+
+        return pd.DataFrame([to_data(t) for t in self.trials], columns=TRIAL_COLUMNS)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def load_results(path: str | os.PathLike[str]) -> Results:
+    """Read a results.json; any problem becomes one clear `ResultsError`."""
+    p = Path(path)
+    if p.is_dir():
+        raise ResultsError(f"{p} is a folder, not a results file (try {p / 'results.json'})")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ResultsError(f"results file not found: {p}") from None
+    except UnicodeDecodeError:
+        raise ResultsError(f"{p} is not a concur results file (not text)") from None
+    except OSError as exc:
+        raise ResultsError(f"cannot read results file {p}: {exc.strerror}") from None
+    try:
+        data = json.loads(text, parse_constant=_no_constants)
+    except ValueError as exc:
+        raise ResultsError(f"{p} is not a concur results file (invalid JSON: "
+                           f"{getattr(exc, 'msg', exc)})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("tool"), dict) \
+            or data["tool"].get("name") != TOOL_NAME:
+        raise ResultsError(f"{p} is not a concur results file")
+    return Results.from_dict(data, where=p.name)

@@ -1,0 +1,198 @@
+"""The verdict's sections of results.json, typed: what analysis writes and reports read.
+
+Each section is a dataclass whose field names are the JSON keys users' scripts parse
+(`classification.label`, `recommendation.model`, `recommendation.warnings`, ...).
+Fields are added, never renamed or removed; a reader gets attributes, not `.get()`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from profiler.errors import ConfigError
+
+
+@dataclass
+class Classification:
+    """What kind of work this is, from the CPU share of one worker, refined by scaling."""
+
+    label: str  # "cpu-bound", "io-bound", "mixed" or "unknown"
+    cpu_fraction: float | None = None
+    confidence: str = "low"  # "low", "medium", "high"
+    refinements: list[str] = field(default_factory=list)  # "releases-GIL", "serialized"
+    evidence: list[str] = field(default_factory=list)
+    basis_trial: int | None = None  # index into trials of the first trial classified from
+
+
+@dataclass
+class ScalingPoint:
+    concurrency: int
+    throughput_rps: float
+    repeats: int = 1
+    from_sequential: bool = False  # N=1 of a pool taken from the sequential trials
+
+
+@dataclass
+class ScalingFit:
+    """One model's Universal Scalability Law fit; numbers are None unless status is "ok"."""
+
+    status: str  # "ok", "not enough points", "fit failed"
+    lambda_rps: float | None = None
+    sigma: float | None = None
+    kappa: float | None = None
+    n_star: float | None = None
+    r2: float | None = None
+    points: list[ScalingPoint] = field(default_factory=list)
+    message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok" and None not in (self.lambda_rps, self.sigma, self.kappa)
+
+
+@dataclass(frozen=True)
+class Constraints:
+    """Limits a recommended configuration must stay within (None = no limit)."""
+
+    max_connections: int | None = None
+    max_rss_bytes: int | None = None
+    max_loop_lag_p99_ms: float | None = 100.0
+    max_cpu_util: float | None = None  # in cores
+    noise_margin: float = 0.10  # differences smaller than this are treated as ties
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.noise_margin < 1:
+            raise ConfigError(f"noise margin must be between 0 and 1, got {self.noise_margin}")
+        for name in ("max_connections", "max_rss_bytes", "max_loop_lag_p99_ms", "max_cpu_util"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ConfigError(f"{name} must be positive, got {value}")
+
+
+@dataclass
+class Exclusion:
+    """A configuration the recommendation could not take, and why."""
+
+    model: str
+    concurrency: int
+    reason: str
+
+
+@dataclass
+class Recommendation:
+    """The configuration to use; model and concurrency are None when none qualified."""
+
+    model: str | None
+    concurrency: int | None
+    throughput_rps: float | None
+    speedup: float | None  # over sequential
+    keep_sequential: bool
+    sentence: str
+    rationale: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    constraints: Constraints = field(default_factory=Constraints)
+    excluded: list[Exclusion] = field(default_factory=list)
+
+    def names(self, model: str, concurrency: int) -> bool:
+        return self.model == model and self.concurrency == concurrency
+
+
+@dataclass
+class PredictionRow:
+    """Predicted wall time of the full batch at one configuration (low = optimistic end)."""
+
+    model: str
+    concurrency: int
+    wall_s: float | None
+    low_s: float | None
+    high_s: float | None
+    throughput_rps: float
+    repeats: int
+    recommended: bool = False
+    note: str = ""
+
+
+@dataclass
+class Predictions:
+    total_records: int
+    confidence: float
+    rows: list[PredictionRow] = field(default_factory=list)
+
+    @property
+    def recommended(self) -> PredictionRow | None:
+        return next((r for r in self.rows if r.recommended), None)
+
+
+@dataclass
+class SweepEvent:
+    """One decision of the adaptive sweep, so a reader can see why it went where it did."""
+
+    t_s: float
+    event: str  # calibrate, baseline, unbounded, climb, stop, budget, repeat, done
+    model: str | None
+    concurrency: int | None
+    message: str
+
+
+@dataclass
+class Decomposition:
+    """Where the workers' time went, as fractions of worker-seconds (they sum to 1)."""
+
+    on_cpu: float
+    runqueue: float
+    waiting: float
+    worker_s: float | None = None  # workers × wall seconds; None for an average of several
+
+
+@dataclass
+class TopFunction:
+    function: str
+    file: str
+    samples: int
+    share: float
+
+
+@dataclass
+class YappiRow:
+    function: str
+    kind: str  # "user", "loop_internal", "harness", "other"
+    file: str
+    wall_s: float | None
+    cpu_s: float | None
+    calls: int | None
+
+
+@dataclass
+class Attribution:
+    """Why one configuration is slow: the py-spy and yappi passes (`concur run --attribution`).
+
+    Every share is None when its pass did not run or could not measure it; `warnings` and
+    `gil_note` say why."""
+
+    model: str
+    concurrency: int
+    records: int | None = None
+    gil_share: float | None = None
+    gil_note: str = ""
+    gil_wait_share: float | None = None
+    wait_breakdown: dict[str, float] | None = None  # running, gil, lock, sleep, io
+    idle_share: float | None = None
+    loop_internal_share: float | None = None
+    user_share: float | None = None
+    harness_share: float | None = None
+    other_share: float | None = None
+    top_cpu: list[TopFunction] = field(default_factory=list)
+    yappi_top: list[YappiRow] = field(default_factory=list)
+    flamegraph: str | None = None  # file names relative to the report folder
+    speedscope: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    throughput_rps: float | None = None  # while py-spy sampled
+    unsampled_throughput_rps: float | None = None
+    decomposition: Decomposition | None = None
+    cpu_samples: int | None = None
+    window_s: float | None = None
+    pyspy_cores: float | None = None
+    yappi_records: int | None = None
+    python: str = ""
+    pyspy_version: str = ""

@@ -1,0 +1,128 @@
+"""One trial's measurements, and what describes the run around them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from profiler import format as fmt
+
+# Trial statuses: "ok" ran to the end (errors inside records are still counted);
+# "crashed" the trial process died (segfault, os._exit); "timeout" it was killed after
+# --timeout; "failed" setup or the harness failed before the timed window.
+TRIAL_STATUSES = ("ok", "crashed", "timeout", "failed")
+
+
+class ModelAtN:
+    """What a trial and a configuration share: a model at a concurrency, and its name."""
+
+    model: str
+    concurrency: int  # 0 = unbounded (every record in flight at once)
+
+    @property
+    def label(self) -> str:
+        return fmt.config(self.model, self.concurrency)
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.model, self.concurrency)
+
+
+@dataclass
+class Trial(ModelAtN):
+    """One model x concurrency x records x repeat, measured in its own child process.
+
+    Field names and units are the schema: CPU in seconds over the timed window,
+    `cpu_util` in cores (1.0 = one core busy), times in seconds or milliseconds as named.
+    A measurement that could not be taken is None ("n/a"), never 0.
+    """
+
+    model: str
+    concurrency: int  # 0 = unbounded (asyncio gather of every record)
+    repeat: int
+    records: int  # records attempted in the timed window
+    errors: int  # records whose handler raised
+    wall_s: float
+    throughput_rps: float  # records completed without error per wall second
+    cpu_user_s: float | None = None
+    cpu_system_s: float | None = None
+    cpu_util: float | None = None
+    rss_peak_bytes: int | None = None
+    threads_peak: int | None = None
+    fds_peak: int | None = None
+    connections_peak: int | None = None
+    ctx_switches_voluntary: int | None = None
+    ctx_switches_involuntary: int | None = None
+    runqueue_wait_s: float | None = None
+    iowait_frac: float | None = None
+    latency_p50_ms: float | None = None
+    latency_p99_ms: float | None = None
+    loop_lag_p50_ms: float | None = None
+    loop_lag_p99_ms: float | None = None
+    loop_lag_max_ms: float | None = None
+    tasks_peak: int | None = None
+    # Beyond the design's list: what a reader needs to trust or distrust the row.
+    status: str = "ok"
+    status_detail: str = ""
+    workers: int = 1  # threads/processes running handlers (for time decomposition)
+    errors_by_type: dict[str, int] = field(default_factory=dict)
+    error_messages: dict[str, list[str]] = field(default_factory=dict)
+    db_connections_peak: int | None = None  # server-side, from the workload's probe
+    probe_metrics: dict[str, Any] = field(default_factory=dict)
+    model_options: dict[str, Any] = field(default_factory=dict)  # e.g. dask scheduler, chunk
+    model_metrics: dict[str, Any] = field(default_factory=dict)  # e.g. dask task overhead
+    samples_taken: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def cpu_s(self) -> float | None:
+        if self.cpu_user_s is None or self.cpu_system_s is None:
+            return None
+        return self.cpu_user_s + self.cpu_system_s
+
+    @property
+    def cpu_ms_per_record(self) -> float | None:
+        cpu = self.cpu_s
+        return None if cpu is None or not self.records else cpu / self.records * 1000.0
+
+    @property
+    def connections(self) -> int | None:
+        """Peak connections, the larger of the client-side and the server-side count: the
+        story concur exists for is a database drowning in connections, and a limit must be
+        judged on whichever side saw more."""
+        seen = [v for v in (self.connections_peak, self.db_connections_peak) if v is not None]
+        return max(seen) if seen else None
+
+
+TRIAL_COLUMNS = [f.name for f in fields(Trial)]
+
+
+@dataclass
+class Skipped:
+    """A model (or model x concurrency) that was not run, and why."""
+
+    model: str
+    concurrency: int | None
+    reason: str
+
+
+@dataclass
+class WorkloadInfo:
+    name: str
+    target: str
+    records_per_trial: int
+    total_records: int | None = None
+    input_file: str | None = None
+    handle_kind: str = "sync"  # "sync", "async" or "both"
+
+
+@dataclass
+class Environment:
+    python: str
+    implementation: str
+    cpu_count: int
+    gil_enabled: bool
+    platform: str

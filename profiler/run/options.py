@@ -1,0 +1,48 @@
+"""What a run is asked to do: one options object, validated once, for the CLI and the API."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from profiler.errors import ConfigError
+from profiler.results import Constraints
+
+DEFAULT_RECORDS = 200
+DEFAULT_TIMEOUT_S = 120.0
+DEFAULT_BUDGET_S = 60.0
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    models: list[str] | None = None
+    concurrency: list[int] | None = None  # None = adaptive sweep
+    records: int | None = None
+    repeat: int = 1
+    total: int | None = None
+    budget_s: float = DEFAULT_BUDGET_S
+    input_file: str | None = None
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    sample_interval_s: float = 0.05
+    model_options: tuple[tuple[str, Any], ...] = ()  # passed to every trial (see TrialSpec)
+    constraints: Constraints = field(default_factory=Constraints)
+    json_path: str | None = None
+    command: str = ""
+    attribution: bool = False  # --attribution: py-spy/yappi passes after the sweep
+    attribution_dir: str | None = None  # where their files go (default: beside json_path)
+
+    def validate(self) -> None:
+        if self.records is not None and self.records < 1:
+            raise ConfigError(f"--records must be ≥ 1, not {self.records}")
+        if self.repeat < 1:
+            raise ConfigError(f"--repeat must be ≥ 1, not {self.repeat}")
+        for flag, value in (("--timeout", self.timeout_s), ("--budget", self.budget_s)):
+            if not math.isfinite(value) or value <= 0:
+                raise ConfigError(f"{flag} must be a positive number of seconds, not {value:g}")
+        if self.total is not None and self.total < 1:
+            raise ConfigError(f"--total must be ≥ 1, not {self.total}")
+
+    @property
+    def model_settings(self) -> dict[str, Any]:
+        return dict(self.model_options)

@@ -1,0 +1,68 @@
+"""The one noise judge (`profiler.stats`): what the gate, compare and prediction all use."""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+import pytest
+
+from profiler.stats import coefficient_of_variation, compare, mean_interval, percentile
+
+
+def test_percentiles_interpolate_between_ranks():
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 50) == pytest.approx(50.5)
+    assert percentile(values, 99) == pytest.approx(99.01)
+    assert percentile([3.0], 99) == 3.0
+    assert percentile([5.0, 1.0], 0) == 1.0 and percentile([5.0, 1.0], 100) == 5.0
+    with pytest.raises(ValueError):
+        percentile([], 50)
+
+
+def test_coefficient_of_variation_needs_two_values_and_a_mean():
+    assert coefficient_of_variation([1.0]) is None
+    assert coefficient_of_variation([0.0, 0.0]) is None
+    assert coefficient_of_variation([90.0, 110.0]) == pytest.approx(statistics.stdev([90, 110]) / 100)
+
+
+def test_mean_interval_is_students_t():
+    low, high = mean_interval([90.0, 100.0, 110.0])
+    half = 4.302652729911275 * 10.0 / math.sqrt(3)
+    assert (low, high) == pytest.approx((100 - half, 100 + half))
+    assert mean_interval([1.0]) is None
+
+
+def test_a_clear_difference_is_significant_and_its_interval_holds_the_ratio():
+    judged = compare([300.0, 305.0, 310.0], [450.0, 455.0, 460.0])
+    assert judged.significant
+    assert judged.low < 455 / 305 < judged.high
+    assert judged.best_case() == judged.high and judged.best_case(higher_is_better=False) == judged.low
+
+
+def test_a_small_difference_inside_wide_repeats_is_noise():
+    judged = compare([250.0, 300.0, 350.0], [252.5, 303.0, 353.5])
+    assert judged.significant is False
+
+
+def test_two_repeats_a_side_are_judged_too():
+    assert compare([300.0, 320.0], [310.0, 330.0]).significant is False
+    assert compare([300.0, 305.0], [330.0, 335.0]).significant is True
+
+
+def test_one_repeat_on_a_side_measures_no_noise():
+    judged = compare([300.0], [400.0, 410.0])
+    assert not judged.measured and judged.significant is None
+    assert judged.ratio == pytest.approx(405 / 300)
+    assert judged.best_case() == judged.ratio
+    assert "noise is unknown" in judged.method
+
+
+def test_identical_repeats_do_not_divide_by_zero():
+    assert compare([8.0, 8.0, 8.0], [8.0, 8.0, 8.0]).significant is False
+    assert compare([8.0, 8.0, 8.0], [400.0, 400.0, 400.0]).significant is True
+
+
+def test_a_side_that_measured_nothing_is_compared_without_a_log_scale():
+    judged = compare([0.0, 0.0], [5.0, 6.0])
+    assert judged.ratio == math.inf and judged.significant is True
