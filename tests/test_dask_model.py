@@ -24,16 +24,11 @@ from profiler.errors import ConfigError
 from profiler.measure.trial import TrialSpec, run_trial
 from profiler.models.dask.metrics import task_metrics
 from profiler.models.dask.options import dask_options, model_options_from_flags
-from profiler.results import TRIAL_COLUMNS, Trial
+from profiler.results import Trial
 from tests.analysis_helpers import make_results, make_trial
 from tests.conftest import target
 
 pytest.importorskip("distributed")
-
-# Until Trial.model_metrics exists (issue 9's trial.py/results.py change), the tests that
-# read the model's metrics are skipped, so the tree stays green in between.
-needs_metrics = pytest.mark.skipif("model_metrics" not in TRIAL_COLUMNS,
-                                   reason="needs Trial.model_metrics (issue 9 trial.py/results.py change)")
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "tests" / "workloads" / "dask_work.py"
@@ -92,7 +87,6 @@ def dask_trial(rps: float, overhead_ms: float, task_ms: float, record_ms: float,
         "overhead_share": overhead_ms / (overhead_ms + task_ms), **metrics})
 
 
-@needs_metrics
 def test_tiny_tasks_warn_that_overhead_dominates_and_say_how_to_batch():
     results = make_results(make_trial("sequential", 1, throughput_rps=18_000, cpu_util=1.0),
                            make_trial("threads", 2, throughput_rps=17_000, cpu_util=1.0),
@@ -107,7 +101,6 @@ def test_tiny_tasks_warn_that_overhead_dominates_and_say_how_to_batch():
     assert "60.0× dask's best (dask×2, 300 records/s)" in line
 
 
-@needs_metrics
 def test_threads_beating_the_cluster_is_said_with_both_numbers():
     results = make_results(make_trial("sequential", 1, throughput_rps=100, cpu_util=0.1),
                            make_trial("threads", 8, throughput_rps=700, cpu_util=0.5),
@@ -121,7 +114,6 @@ def test_threads_beating_the_cluster_is_said_with_both_numbers():
     assert any("sequential < threads < dask" in x for x in rec.rationale)  # dask: least simple
 
 
-@needs_metrics
 def test_a_winning_cluster_is_said_so():
     results = make_results(make_trial("sequential", 1, throughput_rps=100, cpu_util=1.0),
                            make_trial("processes", 2, throughput_rps=180, cpu_util=2.0),
@@ -158,7 +150,6 @@ def ok(trial: Trial) -> Trial:
 
 @slow
 @timing
-@needs_metrics
 def test_two_dask_workers_scale_cpu_work_and_the_trial_knows_the_task_overhead():
     # 15 records of 3 ms per task: at 1 record per task the in-process scheduler's
     # overhead (several ms per task on 2 shared cores) would hide the scaling.
@@ -179,7 +170,6 @@ def test_two_dask_workers_scale_cpu_work_and_the_trial_knows_the_task_overhead()
 
 @slow
 @timing
-@needs_metrics
 def test_tiny_records_overhead_dominates_and_batching_helps():
     seq = ok(run_trial(TrialSpec(dask_target("tiny_50us"), "sequential", 1, 500)).trial)
     one = ok(dask_run(dask_target("tiny_50us"), 2, 500, chunk=1))
@@ -202,7 +192,6 @@ def test_tiny_records_overhead_dominates_and_batching_helps():
 
 
 @slow
-@needs_metrics
 def test_a_worker_killed_mid_trial_is_counted_and_the_run_goes_on(tmp_path, monkeypatch):
     monkeypatch.setenv("CONCUR_TEST_KILL_MARKER", str(tmp_path / "killed"))
     t = dask_run(dask_target("dies_once"), 2, 100)
@@ -217,7 +206,6 @@ def test_a_worker_killed_mid_trial_is_counted_and_the_run_goes_on(tmp_path, monk
 
 
 @slow
-@needs_metrics
 @timing  # worker restarts under load can outlast the no-worker grace period
 def test_a_record_that_kills_every_worker_it_meets_is_an_error_of_its_task():
     t = dask_run(dask_target("dies_always"), 2, 60)
@@ -274,7 +262,6 @@ def external_cluster(tmp_path: Path) -> Iterator[ExternalCluster]:
 
 
 @slow
-@needs_metrics
 def test_an_external_cluster_runs_the_records_and_its_workers_measure_themselves(external_cluster):
     t = ok(dask_run(target("cpu_3ms"), 1, 200, chunk=10, scheduler=external_cluster.address))
     m = t.model_metrics
