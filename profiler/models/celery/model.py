@@ -30,7 +30,8 @@ broker (password redacted), broker_kind ("redis" | "amqp"), celery_version, acks
 chunk_option, chunk_auto_record_ms, visibility_timeout_s (Redis), queue, celery_workers,
 worker_threads; tasks, records_per_task, task_overhead_ms, task_compute_ms,
 record_compute_ms, overhead_share (as for dask); broker_latency_p50/p99_ms, pickup_p50/p99_ms,
-enqueue_start_p50/p99_ms (see `metrics`); queue_depth_peak, queue_depth_mean, queue_depth
+enqueue_start_p50/p99_ms (see `metrics`), publish_ms (the producer's
+wall time per task sent: Celery's send_task, one thread); queue_depth_peak, queue_depth_mean, queue_depth
 {t_s, depth}; workers_cpu_s, workers_cpu_util, workers_rss_peak_bytes,
 workers_rss_total_bytes, per_worker [{address, pid, host, cpu_user_s, cpu_system_s,
 cpu_util, rss_peak_bytes, tasks, records}]; broker_cpu_s and broker_process (a broker on
@@ -174,9 +175,11 @@ def _run(opts: CeleryOptions, names: cw.QueueNames, folder: str, records: list[A
         with hooks.window():
             start = time.perf_counter()
             broker.publish_all(batches)
+            published_s = time.perf_counter() - start
             gone = broker.collect(workers, stall_s)
             wall_s = time.perf_counter() - start
         sampled = broker.stop_sampling()
+        metrics["publish_ms"] = published_s / max(len(batches), 1) * 1000
         after = hooks.tree_connections()
         if after is not None:
             metrics["cluster_connections"] = max(metrics["cluster_connections"] or 0, after)
