@@ -13,8 +13,8 @@ def sleep_10ms(record):
     time.sleep(0.010)
 
 
-def sleep_50ms(record):
-    time.sleep(0.050)
+def sleep_100ms(record):
+    time.sleep(0.100)
 
 
 def tiny_50us(record):
@@ -38,3 +38,7 @@ def dies_once(record):
         else:
             os.kill(os.getpid(), signal.SIGKILL)
     time.sleep(0.005)
+
+
+def sleep_50ms(record):
+    time.sleep(0.050)
