@@ -150,7 +150,7 @@ def _run(opts: CeleryOptions, names: cw.QueueNames, folder: str, records: list[A
         pickle.dump(records[:50], fh, protocol=pickle.HIGHEST_PROTOCOL)
     spec = cw.WorkerSpec(opts.broker, names, target, 0, n, opts.acks == "late", warm_file,
                          CALIBRATE_S if opts.chunk is None else 0.0, os.getpid(),
-                         [p for p in sys.path if p])
+                         [p or os.getcwd() for p in sys.path])  # "" = the trial's cwd
     workers = WorkerSet(spec, n, folder)
     broker: Broker | None = None
     try:
