@@ -210,12 +210,16 @@ def queue_left(broker: str, queue: str) -> bool:
         return any(True for _ in client.scan_iter(match=f"*{token}*"))
     from kombu import Connection
 
+    left = False
     with Connection(broker) as conn:
-        try:
-            conn.channel().queue_declare(queue=queue, passive=True)
-        except Exception:
-            return False
-        return True
+        for check in (lambda ch: ch.queue_declare(queue=queue, passive=True),
+                      lambda ch: ch.exchange_declare(exchange=queue, type="direct", passive=True)):
+            try:
+                check(conn.channel())
+                left = True
+            except Exception:
+                pass  # NotFound: deleted
+    return left
 
 
 @slow

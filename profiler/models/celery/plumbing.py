@@ -294,12 +294,14 @@ class Broker:
         self.stop_sampling()
         with contextlib.suppress(Exception):
             self.consumer.cancel()
-        with contextlib.suppress(Exception):
-            channel = self.conn.default_channel
+        from kombu import Connection
+
+        with contextlib.suppress(Exception), Connection(self.opts.broker,
+                                                        transport_options=self.transport) as conn:
             for queue in (cw.task_queue(self.names), cw.reply_queue(self.names)):
-                bound = queue(channel)
-                bound.delete()
-                bound.exchange.delete()
+                for entity in (queue, queue.exchange):  # each on a fresh channel: an AMQP
+                    with contextlib.suppress(Exception):  # error closes the one it hit
+                        entity(conn.channel()).delete()
         redis = _redis_client(self.opts)
         if redis is not None:
             with contextlib.suppress(Exception):

@@ -81,14 +81,16 @@ Reply = tuple[str, int, int, float, float, float, int, Any, bool, str | None]
 def task_queue(names: QueueNames) -> Any:
     from kombu import Exchange, Queue
 
-    return Queue(names.tasks, Exchange(names.tasks, "direct"), routing_key=names.tasks,
+    # auto_delete: RabbitMQ drops the exchange with its last queue (a killed trial's too).
+    return Queue(names.tasks, Exchange(names.tasks, "direct", auto_delete=True), routing_key=names.tasks,
                  queue_arguments={"x-expires": QUEUE_EXPIRES_MS})
 
 
 def reply_queue(names: QueueNames) -> Any:
     from kombu import Exchange, Queue
 
-    return Queue(names.reply, Exchange(names.reply, "direct", durable=False), routing_key=names.reply,
+    return Queue(names.reply, Exchange(names.reply, "direct", durable=False, auto_delete=True),
+                 routing_key=names.reply,
                  durable=False, queue_arguments={"x-expires": QUEUE_EXPIRES_MS})
 
 
