@@ -39,8 +39,7 @@ from profiler.gate.config import load_thresholds
 from profiler.gate.decision import Thresholds, evaluate, parse_config, side_from_results
 from profiler.gate.measure import GateSpec, measure_sides
 from profiler.gate.outputs import gate_json, gate_junit, gate_markdown, gate_table
-from profiler.models import get_model
-from profiler.models.dask.options import model_options_from_flags
+from profiler.models import get_model, model_options_from_flags
 from profiler.report.console import TerminalProgress, plain_console, print_summary, stderr_console
 from profiler.results import Constraints, Results, load_results
 from profiler.results.schema import to_data
@@ -105,15 +104,17 @@ class RunFlags:
     attribution: Annotated[bool, typer.Option("--attribution", help="After the sweep, re-run the recommended configuration (and the fastest event-loop one) under py-spy and yappi and say why it is slow: GIL, event-loop bookkeeping, waiting. About 10 s per configuration, never during timed trials.")] = False
     dsn: Annotated[str | None, typer.Option(help="Database URL for workloads that read CONCUR_DSN (the bundled db_batch scenario: PostgreSQL instead of SQLite).")] = None
     scheduler: Annotated[str | None, typer.Option(help="dask: use the existing cluster at this scheduler address (tcp://HOST:PORT) instead of a local cluster per trial; N is then informational.")] = None
-    chunk: Annotated[str | None, typer.Option(help="dask: records per task (default 1), or 'auto' for tasks of about 100 ms.")] = None
+    chunk: Annotated[str | None, typer.Option(help="dask, celery: records per task (default 1), or 'auto' for tasks of about 100 ms.")] = None
     threads_per_worker: Annotated[int | None, typer.Option(help="dask: threads in each worker process of the local cluster (default 1).")] = None
+    broker: Annotated[str | None, typer.Option(help="celery: the broker, redis://HOST:PORT/DB or amqp://USER:PASS@HOST:PORT// (default redis://127.0.0.1:6379/0 when it answers, else celery is skipped).")] = None
 
     def options(self, out_dir: Path) -> RunOptions:
         models = parse_models(self.models)
         return RunOptions(
             models=models,
-            model_options=model_options_from_flags(models, self.scheduler, self.chunk,
-                                                   self.threads_per_worker),
+            model_options=model_options_from_flags(
+                models, scheduler=self.scheduler, chunk=self.chunk,
+                threads_per_worker=self.threads_per_worker, broker=self.broker),
             concurrency=parse_concurrency(self.concurrency),
             records=self.records, repeat=self.repeat, total=self.total, budget_s=self.budget,
             input_file=str(self.input) if self.input else None, timeout_s=self.timeout,

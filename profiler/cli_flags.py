@@ -26,7 +26,7 @@ Target = Annotated[str, typer.Argument(
     metavar="TARGET", help="file.py[:attr] or package.module[:attr]: a per-record function or a Workload.")]
 Models = Annotated[str | None, typer.Option(
     help="Comma-separated models: sequential, threads, processes, asyncio-threads, asyncio, uvloop, "
-         "dask (default: every one that can run the handle; dask only when named).")]
+         "dask, celery (default: every one that can run the handle; dask and celery only when named).")]
 Timeout = Annotated[float, typer.Option(help="Seconds before a trial is killed and recorded as a timeout.")]
 Budget = Annotated[float, typer.Option(help="Seconds the adaptive sweep may take in all.")]
 Out = Annotated[Path | None, typer.Option(help="Report folder (default reports/<name>-<timestamp>/).")]

@@ -73,5 +73,5 @@ def test_verdict_when_nothing_completed():
 
 
 def test_simplicity_order_is_the_documented_one():
-    assert simplicity_order("sync") == ["sequential", "threads", "processes", "asyncio-threads",
-                                        "asyncio", "uvloop", "dask"]
+    assert simplicity_order("sync") == ["sequential", "threads", "processes", "celery",
+                                        "asyncio-threads", "asyncio", "uvloop", "dask"]

@@ -22,8 +22,9 @@ from profiler.analysis import analyse
 from profiler.analysis.cluster import suggested_chunk
 from profiler.errors import ConfigError
 from profiler.measure.trial import TrialSpec, run_trial
+from profiler.models import model_options_from_flags
 from profiler.models.dask.metrics import task_metrics
-from profiler.models.dask.options import dask_options, model_options_from_flags
+from profiler.models.dask.options import dask_options
 from profiler.results import Trial
 from tests.analysis_helpers import make_results, make_trial
 from tests.conftest import target

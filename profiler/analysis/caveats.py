@@ -14,6 +14,7 @@ from collections.abc import Callable
 from profiler import format as fmt
 from profiler.analysis.cluster import dask_warnings
 from profiler.analysis.configs import Config, concurrency_key
+from profiler.analysis.queue import queue_warnings
 from profiler.results import Constraints, Results
 
 CONNECTION_GROWTH = 4.0  # highest-N connections ≥ this × lowest-N: warn
@@ -75,6 +76,7 @@ def run_warnings(
         out.append(f"event-loop lag p99 over {fmt.ms(k.max_loop_lag_p99_ms or 0)}: "
                    f"{', '.join(over)} — the loop is busy with CPU work or too many tasks")
     out += dask_warnings(configs)
+    out += queue_warnings(configs)
     for c in configs:
         if c.errors:
             kinds = ", ".join(f"{name} ×{n}" for name, n in

@@ -28,6 +28,7 @@ from profiler.analysis.configs import (
     group_configs,
     violations,
 )
+from profiler.analysis.queue import queue_versus_local
 from profiler.models import simplicity_order, simplicity_rank
 from profiler.results import Constraints, Exclusion, Recommendation, Results
 
@@ -65,6 +66,7 @@ def recommend(results: Results, constraints: Constraints = Constraints()) -> Rec
     speedup = choice.throughput_rps / seq_rps if seq_rps else None
 
     rationale = why + _others(eligible, choice) + cluster_versus_local(eligible)
+    rationale += queue_versus_local(eligible)
     rationale += exclusion_sentences
     if 0 < choice.error_rate < ERROR_ALLOWANCE:
         rationale.append(

@@ -210,7 +210,7 @@ def _build(spec: TrialSpec, status: str, detail: str, result: dict[str, Any] | N
         errors_by_type=r.get("errors_by_type", {}),
         error_messages=r.get("error_messages", {}),
         samples_taken=len(s.samples.get("t_s", [])),
-        model_options=dict(spec.options),
+        model_options=model.public_options(dict(spec.options)),
         model_metrics=r.get("model_metrics", {}),
     )
     return TrialOutcome(trial, s.samples)

@@ -8,11 +8,13 @@ at run time (a plugin, a test): trial children re-import it from its module, by 
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 from profiler.errors import ConfigError
 from profiler.models.asyncio_ import AsyncioModel
 from profiler.models.asyncio_threads import AsyncioThreadsModel
 from profiler.models.base import Model
+from profiler.models.celery import CeleryModel
 from profiler.models.dask import DaskModel
 from profiler.models.processes import ProcessesModel
 from profiler.models.sequential import SequentialModel
@@ -29,6 +31,7 @@ MODELS: dict[str, Model] = {
         AsyncioModel(),
         UvloopModel(),
         DaskModel(),
+        CeleryModel(),
     )
 }
 
@@ -74,3 +77,22 @@ def simplicity_rank(model: str, handle_kind: str = "sync") -> int:
 def simplicity_order(handle_kind: str = "sync") -> list[str]:
     """Registered model names, simplest first, for this handler form."""
     return sorted(MODELS, key=lambda name: simplicity_rank(name, handle_kind))
+
+
+def model_options_from_flags(models: list[str] | None, **flags: Any) -> tuple[tuple[str, Any], ...]:
+    """Model flags (--scheduler, --chunk, --broker, …) as `RunOptions.model_options`, validated
+    now by every named model that reads them (`Model.option_flags`, `Model.check_options`):
+    a bad value, or a flag no named model reads, is exit 2 before any trial runs."""
+    given = {k: v for k, v in flags.items() if v is not None}
+    named = [get_model(m) for m in models or []]
+    for key in given:
+        if not any(key in m.option_flags for m in named):
+            readers = [name for name, m in MODELS.items() if key in m.option_flags]
+            flag = "--" + key.replace("_", "-")
+            raise ConfigError(f"{flag} only applies to the {' or '.join(readers)} model: add it, "
+                              f"e.g. --models threads,{readers[0] if readers else '?'}")
+    for m in named:
+        mine = {k: v for k, v in given.items() if k in m.option_flags}
+        if mine:
+            m.check_options(mine)
+    return tuple(given.items())

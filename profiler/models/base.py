@@ -56,14 +56,15 @@ class Model:
     own; the recommendation prefers the simpler model when two are within the noise."""
 
     name: str = ""
-    simplicity: tuple[int, int] = (0, 0)
+    simplicity: tuple[float, float] = (0, 0)
     has_loop = False  # handlers run on one event loop: loop lag and tasks are measured
     opt_in = False  # runs only when named in --models (it starts a cluster, needs a broker)
     same_as_sequential_at_one = False  # N=1 is the sequential job: anchors the USL fit at N=1
     handlers_in_other_processes = False  # handlers run in worker processes, not the trial's own
     unbounded = False  # accepts N=0: every record in flight at once
+    option_flags: tuple[str, ...] = ()  # the model options it reads (--chunk → "chunk")
 
-    def rank(self, handle_kind: str) -> int:
+    def rank(self, handle_kind: str) -> float:
         """Simplicity for this handler form ("sync", "async" or "both")."""
         return self.simplicity[1 if handle_kind == "async" else 0]
 
@@ -85,6 +86,18 @@ class Model:
     def can_run(self, workload: Workload, sample: list[Any]) -> str | None:
         """None when this model can run this handler on these records, else why not."""
         return None
+
+    def check_options(self, options: Mapping[str, Any]) -> None:
+        """Raise one `ConfigError` naming the flag when an option this model reads is bad."""
+
+    def options_reason(self, options: Mapping[str, Any]) -> str | None:
+        """None when the run's model options let this model run here, else why not (a
+        broker that does not answer): checked once per run, like `can_run`."""
+        return None
+
+    def public_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        """The model options as results.json may keep them (no credential)."""
+        return dict(options)
 
     def concurrency_error(self, concurrency: int, cpu_count: int | None = None) -> str | None:
         """None when the model takes this concurrency, else the one-line reason."""

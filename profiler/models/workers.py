@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from profiler.errors import ConfigError
 from profiler.workload import WorkerInfo, Workload, accepts_positional
 
 MAX_MESSAGES_PER_TYPE = 3
@@ -158,3 +159,16 @@ class AsyncWorker:
 def chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
+
+
+def chunk_option(raw: Any) -> int | None:
+    """--chunk for the models that send records in tasks: records per task, None = auto."""
+    if isinstance(raw, str) and raw.strip().lower() == "auto":
+        return None
+    try:
+        chunk = int(raw)
+    except (TypeError, ValueError):
+        chunk = 0
+    if chunk < 1:
+        raise ConfigError(f"--chunk takes records per task (an integer ≥ 1) or 'auto', not {raw!r}")
+    return chunk

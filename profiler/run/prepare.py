@@ -14,7 +14,7 @@ import platform
 import shlex
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from profiler.errors import ConfigError
@@ -37,9 +37,11 @@ class Prepared:
     records_file: str | None  # pickled rows of --input, for the trial children
     sample: list[Any]  # the first records, to check what each model can run
     available_records: int | None  # rows of --input; None = as many as asked
+    model_options: dict[str, Any] = field(default_factory=dict)  # a broker to reach, …
 
     def cannot_run(self, model: str) -> str | None:
-        return get_model(model).can_run(self.workload, self.sample)
+        found = get_model(model)
+        return found.can_run(self.workload, self.sample) or found.options_reason(self.model_options)
 
     def spec(self, options: RunOptions, model: str, n: int, records: int, repeat: int = 0,
              timeout_s: float | None = None) -> TrialSpec:
@@ -73,7 +75,7 @@ def prepare(target: str, options: RunOptions) -> Prepared:
             raise ConfigError(f"the workload's records() raised {type(exc).__name__}: {exc}") from None
         if not sample:
             raise ConfigError("the workload's records() produced no records")
-    return Prepared(target, workload, records_file, sample, available)
+    return Prepared(target, workload, records_file, sample, available, dict(options.model_options))
 
 
 def environment() -> Environment:

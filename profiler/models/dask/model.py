@@ -75,6 +75,10 @@ class DaskModel(Model):
     # shared one; the default plan and sweep leave it out.
     opt_in = True
     handlers_in_other_processes = True
+    option_flags = ("scheduler", "chunk", "threads_per_worker")
+
+    def check_options(self, options: Mapping[str, Any]) -> None:
+        dask_options(options)
 
     def max_concurrency(self, cpu_count: int) -> int:
         # N worker processes of a local cluster; with --scheduler, N is informational.

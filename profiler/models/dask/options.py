@@ -1,8 +1,8 @@
 """The dask model's settings: --scheduler, --chunk and --threads-per-worker.
 
 They travel as `RunOptions.model_options` → `TrialSpec.options` → `hooks.options`, and are
-validated twice: by the CLI before any trial runs (`model_options_from_flags`: one
-`ConfigError` line, exit 2) and by the model in the trial (`dask_options`), so a library
+validated twice: by the CLI before any trial runs (`profiler.models.model_options_from_flags`
+calls `DaskModel.check_options`: one `ConfigError` line, exit 2) and by the model in the trial (`dask_options`), so a library
 caller's mistake is a failed trial with the same sentence. Imports nothing from dask.
 """
 
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from profiler.errors import ConfigError
+from profiler.models.workers import chunk_option
 
 
 @dataclass(frozen=True)
@@ -42,32 +43,5 @@ def dask_options(options: Mapping[str, Any]) -> DaskOptions:
         threads = 0
     if threads < 1:
         raise ConfigError(f"--threads-per-worker must be an integer ≥ 1, not {options.get('threads_per_worker')!r}")
-    raw = options.get("chunk", 1)
-    chunk: int | None
-    if isinstance(raw, str) and raw.strip().lower() == "auto":
-        chunk = None
-    else:
-        try:
-            chunk = int(raw)
-        except (TypeError, ValueError):
-            chunk = 0
-        if chunk < 1:
-            raise ConfigError(f"--chunk takes records per task (an integer ≥ 1) or 'auto', not {raw!r}")
+    chunk = chunk_option(options.get("chunk", 1))
     return DaskOptions(scheduler, threads, chunk)
-
-
-def model_options_from_flags(models: list[str] | None, scheduler: str | None = None,
-                             chunk: str | None = None,
-                             threads_per_worker: int | None = None) -> tuple[tuple[str, Any], ...]:
-    """--scheduler/--chunk/--threads-per-worker as `RunOptions.model_options`, validated now
-    (a bad value is exit 2 before any trial runs, not a failed trial per configuration)."""
-    given = {k: v for k, v in (("scheduler", scheduler), ("chunk", chunk),
-                               ("threads_per_worker", threads_per_worker)) if v is not None}
-    if not given:
-        return ()
-    if "dask" not in (models or []):
-        flags = ", ".join("--" + k.replace("_", "-") for k in given)
-        verb = "applies" if len(given) == 1 else "apply"
-        raise ConfigError(f"{flags} only {verb} to the dask model: add it, e.g. --models threads,dask")
-    dask_options(given)
-    return tuple(given.items())
