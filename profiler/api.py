@@ -1,8 +1,9 @@
 """`profile()`: the whole `concur run` as a library call (the CLI only parses and prints).
 
 Order: load and check the target in this process (bad input fails here, as one
-`ConcurError`), run the plan or the adaptive sweep (each trial in its own child), analyse,
-and, when asked, attribute the recommended configuration's time.
+`ConcurError`), start the workload's run-scoped service (e.g. an embedded database), run
+the plan or the adaptive sweep (each trial in its own child), analyse, and, when asked,
+attribute the recommended configuration's time; then stop the service, on every path.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from profiler.results import Results
 from profiler.run.options import DEFAULT_RECORDS, RunOptions
 from profiler.run.plan import explicit_grid
 from profiler.run.prepare import Prepared, new_results, now_iso, prepare
+from profiler.run.service import run_services
 from profiler.run.sweep import Sweep
 
 
@@ -34,11 +36,14 @@ def profile(target: str, options: RunOptions | None = None, progress: Progress |
     options.validate()
     prepared = prepare(target, options)
     progress = progress or SilentProgress()
+    services = [prepared.workload] if options.start_services else []
     try:
-        results = measure(prepared, options, progress)
-        analyse(results, options.constraints, total_records=options.total)
-        if options.attribution and not results.interrupted:
-            _attribute(prepared, results, options, progress)
+        with run_services(services, progress) as described:
+            prepared.service = "; ".join(described)
+            results = measure(prepared, options, progress)
+            analyse(results, options.constraints, total_records=options.total)
+            if options.attribution and not results.interrupted:
+                _attribute(prepared, results, options, progress)
     finally:
         prepared.close()
     if options.json_path:

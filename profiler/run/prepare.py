@@ -37,6 +37,7 @@ class Prepared:
     records_file: str | None  # pickled rows of --input, for the trial children
     sample: list[Any]  # the first records, to check what each model can run
     available_records: int | None  # rows of --input; None = as many as asked
+    service: str = ""  # what the run's service is (Workload.service), once it is running
 
     def cannot_run(self, model: str) -> str | None:
         return get_model(model).can_run(self.workload, self.sample)
@@ -100,6 +101,7 @@ def new_results(prepared: Prepared, records: int, options: RunOptions) -> Result
             total_records=options.total,
             input_file=options.input_file,
             handle_kind=prepared.workload.handle_kind,
+            service=prepared.service,
         ),
         environment=environment(),
         command=options.command or default_command(prepared.target, options),
