@@ -101,9 +101,9 @@ def story_lines(results: Results) -> list[str]:
 
 def trials_table(results: Results) -> Table:
     sizes = {t.records for t in results.trials}
-    per_trial = (f"{max(sizes):,} records per trial" if len(sizes) == 1
+    per_trial = ("no trials" if not sizes else f"{max(sizes):,} records per trial" if len(sizes) == 1
                  else f"{min(sizes):,}–{max(sizes):,} records per trial")
-    table = Table(title=f"concur: {results.workload.name} ({per_trial if sizes else 'no trials'})")
+    table = Table(title=f"concur: {results.workload.name} ({per_trial})")
     total = results.workload.total_records
     db = any(t.db_connections_peak is not None for t in results.trials)
     for col, justify, shown in (

