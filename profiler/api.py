@@ -8,6 +8,7 @@ attribute the recommended configuration's time; then stop the service, on every 
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ from profiler.run.plan import explicit_grid
 from profiler.run.prepare import Prepared, new_results, now_iso, prepare
 from profiler.run.service import run_services
 from profiler.run.sweep import Sweep
+
+MIN_SWEEP_BUDGET_S = 10.0  # a service slower than the budget still leaves the sweep this much
 
 
 def profile(target: str, options: RunOptions | None = None, progress: Progress | None = None,
@@ -38,8 +41,10 @@ def profile(target: str, options: RunOptions | None = None, progress: Progress |
     progress = progress or SilentProgress()
     services = [prepared.workload] if options.start_services else []
     try:
+        started = time.monotonic()
         with run_services(services, progress) as described:
             prepared.service = "; ".join(described)
+            options = within_budget(options, time.monotonic() - started, progress)
             results = measure(prepared, options, progress)
             analyse(results, options.constraints, total_records=options.total)
             if options.attribution and not results.interrupted:
@@ -49,6 +54,17 @@ def profile(target: str, options: RunOptions | None = None, progress: Progress |
     if options.json_path:
         results.save(options.json_path)
     return results
+
+
+def within_budget(options: RunOptions, spent_s: float, progress: Progress) -> RunOptions:
+    """The adaptive sweep's budget less what starting the run's service took: `--budget` is
+    the whole run's (a database started for the run is part of the run)."""
+    if options.concurrency is not None or spent_s < 0.5:
+        return options
+    left = max(MIN_SWEEP_BUDGET_S, options.budget_s - spent_s)
+    progress.note(f"starting it took {spent_s:.1f} s of the {options.budget_s:g} s budget; "
+                  f"{left:.1f} s left for the sweep")
+    return replace(options, budget_s=left)
 
 
 def measure(prepared: Prepared, options: RunOptions, progress: Progress) -> Results:
