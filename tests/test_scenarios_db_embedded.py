@@ -134,3 +134,34 @@ def test_a_folder_whose_owner_is_alive_is_left_alone(tmp_path):
     folder.mkdir()
     (folder / pg_embedded.OWNER_FILE).write_text(str(os.getpid()))
     assert remove_stale(tmp_path) == [] and folder.exists()
+
+
+def test_the_probe_counts_sessions_admitted_attempts_refused_and_the_servers_cpu():
+    """max_connections 8 keeps 3 slots for superusers, and the probe (a superuser, connected
+    first) holds one of the other 5: of 8 attempts the server admits 4 and refuses 4, and
+    the probe counts both."""
+    import psycopg
+
+    from scenarios.pg_probe import ActivityProbe
+
+    with embedded_postgres(max_connections=8) as server:
+        probe = ActivityProbe(server.dsn, "job", interval_s=0.02, admin_dsn=server.admin_dsn,
+                              log_path=str(server.log_path))
+        probe.start()
+        held, refused = [], 0
+        try:
+            for _ in range(8):
+                try:
+                    held.append(psycopg.connect(server.dsn, application_name="job"))
+                except psycopg.OperationalError:
+                    refused += 1
+            held[0].execute("SELECT count(*) FROM generate_series(1, 2000000)")  # server CPU
+            time.sleep(0.1)
+            metrics = probe.stop()
+        finally:
+            for conn in held:
+                conn.close()
+    assert (len(held), refused) == (4, 4)
+    assert metrics["db_connections_peak"] == 4
+    assert metrics["db_refused"] == 4
+    assert metrics["db_server_cpu_s"] > 0 and metrics["db_server_shared"] is False

@@ -75,7 +75,9 @@ def story_of(baseline: Config, rewrite: Config, total: int | None,
     b = side(baseline, "job", total, attribution)
     r = side(rewrite, "rewrite", total, attribution)
     delta = r.batch_s - b.batch_s if r.batch_s is not None and b.batch_s is not None else None
-    story = Story(total, b, r, delta)
+    shared = any(t.probe_metrics.get("db_server_shared") is True
+                 for t in (*baseline.trials, *rewrite.trials))
+    story = Story(total, b, r, delta, server_shared=shared)
     story.headline = headline(story)
     story.details = details(story)
     return story
@@ -206,7 +208,8 @@ def details(story: Story) -> list[str]:
     if r.cpu_per_record_ms is not None or b.cpu_per_record_ms is not None:
         costs.append(f"the client {fmt.ms(r.cpu_per_record_ms)} vs {fmt.ms(b.cpu_per_record_ms)}")
     if costs:
-        out.append(f"Per record ({r.config} vs {b.config}): {'; '.join(costs)}.")
+        shared = " (the whole server's CPU: other clients' sessions count too)" if story.server_shared else ""
+        out.append(f"Per record ({r.config} vs {b.config}): {'; '.join(costs)}{shared}.")
     waits = [f"{s.config}: " + ", ".join(f"{k} {fmt.pct(v)}" for k, v in s.top_waits.items())
              for s in (r, b) if s.top_waits]
     if waits:

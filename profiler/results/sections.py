@@ -236,3 +236,4 @@ class Story:
     delta_s: float | None  # rewrite batch − baseline batch (positive: the rewrite is slower)
     headline: str = ""
     details: list[str] = field(default_factory=list)
+    server_shared: bool = False  # the server CPU is a shared server's (others' sessions in it)
