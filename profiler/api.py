@@ -62,7 +62,7 @@ def within_budget(options: RunOptions, spent_s: float, progress: Progress) -> Ru
     if options.concurrency is not None or spent_s < 0.5:
         return options
     left = max(MIN_SWEEP_BUDGET_S, options.budget_s - spent_s)
-    progress.note(f"starting it took {spent_s:.1f} s of the {options.budget_s:g} s budget; "
+    progress.note(f"starting the run's service took {spent_s:.1f} s of the {options.budget_s:g} s budget; "
                   f"{left:.1f} s left for the sweep")
     return replace(options, budget_s=left)
 
