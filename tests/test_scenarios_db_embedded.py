@@ -165,3 +165,21 @@ def test_the_probe_counts_sessions_admitted_attempts_refused_and_the_servers_cpu
     assert metrics["db_connections_peak"] == 4
     assert metrics["db_refused"] == 4
     assert metrics["db_server_cpu_s"] > 0 and metrics["db_server_shared"] is False
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the server runs as another user only under root")
+def test_binaries_under_a_private_folder_are_opened_to_the_server_user(tmp_path):
+    """A checkout under a folder only root may enter (e.g. /root): the first try as the
+    server's user fails, the install is opened as the wheel itself opens it, the second works."""
+    import shutil
+    import stat
+
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    shutil.copytree(pg_embedded.bin_dir().parent, private / "pginstall", symlinks=True)
+    binaries = private / "pginstall" / "bin"
+    user = pg_embedded.server_user()
+    with pytest.raises(PermissionError):  # the folder is closed to the server's user
+        subprocess.run([str(binaries / "postgres"), "--version"], user=user, check=False)
+    assert pg_embedded.usable_version(binaries, user).split(".")[0] == "18"
+    assert private.stat().st_mode & stat.S_IXOTH
