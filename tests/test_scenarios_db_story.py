@@ -183,3 +183,24 @@ def test_a_signal_to_concur_mid_trial_leaves_no_postgres_running(fresh_machine, 
             assert not folder.exists()
     finally:
         run.kill_leftovers()
+
+
+def test_db_max_connections_sizes_the_embedded_server(fresh_machine, tmp_path: Path):
+    """20 slots: 3 kept for superusers, 1 held by the probe: the gather of 100 records gets
+    16 sessions at once and the rest of its connection attempts are refused."""
+    out = tmp_path / "r.json"
+    proc = run_cli("run", "scenarios.db_batch:story", "--models", "asyncio", "--concurrency", "0",
+                   "--records", "100", "--db-max-connections", "20", "--json", str(out),
+                   "--no-report", "-q", cwd=tmp_path, timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    trial = load_results(out).trials[0]
+    assert trial.db_connections_peak == 16
+    assert trial.db_refused and trial.db_refused >= 50
+    assert "max_connections 20" in load_results(out).workload.service
+
+
+def test_too_few_db_connections_is_one_line_and_exit_2(tmp_path: Path):
+    proc = run_cli("run", "scenarios.db_batch:story", "--db-max-connections", "2", cwd=tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == ("error: --db-max-connections must be ≥ 4 (3 are reserved for "
+                                   "superusers), not 2")
