@@ -9,6 +9,13 @@ It prints wall times, server-side connection peaks, client and server CPU, error
 the sweep's prediction against 10× the measured run (the design asks for ±15 %).
 
     /tmp/venv/bin/python benchmarks/seed_story.py [--records N] [--budget S] [--dsn DSN]
+    /tmp/venv/bin/python benchmarks/seed_story.py --default-run [--repeat K]
+
+`--default-run` instead times the README's main command as a new user runs it
+(`concur run scenarios.db_batch:story --total 300000`: no --dsn, so it starts its own
+embedded PostgreSQL), K times, and prints each run's story figures from its
+results.json, its wall time (target: ≤ 75 s, server start included) and whether any
+PostgreSQL process or server folder outlived it.
 
 The DSN comes from --dsn, else CONCUR_DSN, else postgresql://postgres@127.0.0.1:5432/test.
 Server CPU is read with psutil from the local PostgreSQL processes (all of them: other
@@ -133,6 +140,60 @@ def print_table(rows: list[Row], records: int) -> None:
               f"{err:>7}  {r.errors}{f' ({r.note})' if r.note else ''}")
 
 
+def default_run(out: Path) -> dict[str, Any]:
+    """The README's main command in a fresh process, timed; its story and what it left."""
+    import subprocess
+    import tempfile
+
+    from profiler.results import load_results
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CONCUR_", "PG"))}
+    folders = set(Path(tempfile.gettempdir()).glob("concur-pg-*"))
+    before = {p.pid for p in psutil.process_iter(["name"]) if p.info["name"] == "postgres"}
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "profiler", "run", "scenarios.db_batch:story",
+                           "--total", "300000", "--out", str(out)], env=env, capture_output=True,
+                          text=True, check=False)
+    wall = time.monotonic() - started
+    time.sleep(1.0)
+    left = [p.pid for p in psutil.process_iter(["name"]) if p.info["name"] == "postgres"
+            and p.pid not in before and p.status() != psutil.STATUS_ZOMBIE]
+    story = load_results(out / "results.json").story if proc.returncode == 0 else None
+    return {"exit": proc.returncode, "wall_s": wall, "story": story, "first_line":
+            proc.stdout.splitlines()[0] if proc.stdout else proc.stderr[-500:],
+            "postgres_left": left,
+            "folders_left": sorted(set(Path(tempfile.gettempdir()).glob("concur-pg-*")) - folders)}
+
+
+def print_default_runs(repeat: int, out: Path) -> int:
+    print(f"load average before: {os.getloadavg()[0]:.2f} (1 min) on {os.cpu_count()} cores")
+    head = (f"{'run':>3} {'wall':>7} {'exit':>4}  {'side':<9} {'config':<18} {'rec/s':>7} "
+            f"{'300,000 records':>16} {'sessions':>8} {'refused':>8} {'server CPU/rec':>14} "
+            f"{'client CPU/rec':>14} {'loop lag p99':>12} {'failed':>7}")
+    print(head)
+    print("-" * len(head))
+    worst = 0
+    for i in range(repeat):
+        r = default_run(out / f"default-{i}")
+        worst = max(worst, r["exit"])
+        story = r["story"]
+        if story is None:
+            print(f"{i:>3} {r['wall_s']:>6.1f}s {r['exit']:>4}  no story: {r['first_line']}")
+            continue
+        for name, side in (("rewrite", story.rewrite), ("baseline", story.baseline)):
+            print(f"{i:>3} {r['wall_s']:>6.1f}s {r['exit']:>4}  {name:<9} {side.config:<18} "
+                  f"{side.rps:>7,.0f} {fmt(side.batch_s, ',.0f', ' s'):>16} "
+                  f"{fmt(side.db_sessions_peak, 'd'):>8} {fmt(side.db_refused, 'd'):>8} "
+                  f"{fmt(side.server_cpu_per_record_ms, '.2f', ' ms'):>14} "
+                  f"{fmt(side.cpu_per_record_ms, '.2f', ' ms'):>14} "
+                  f"{fmt(side.loop_lag_p99_ms, ',.0f', ' ms'):>12} {side.error_rate:>7.0%}")
+        print(f"    {story.headline}")
+        print(f"    left running: {r['postgres_left'] or 'nothing'}; server folders left: "
+              f"{r['folders_left'] or 'none'}")
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+    return worst
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=30_000, help="records of the measured run (default 30,000)")
@@ -141,7 +202,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--table", default=os.environ.get("CONCUR_DB_TABLE") or "concur_db_batch")
     parser.add_argument("--no-unbounded", action="store_true", help="skip the naive rewrite's unbounded run")
     parser.add_argument("--out", type=Path, default=None, help="folder for the sweeps' results.json")
+    parser.add_argument("--default-run", action="store_true",
+                        help="time the README's main command (embedded PostgreSQL) instead")
+    parser.add_argument("--repeat", type=int, default=1, help="--default-run: how many runs")
     args = parser.parse_args(argv)
+    if args.default_run:
+        return print_default_runs(args.repeat, args.out or Path("reports") /
+                                  f"seed-story-default-{dt.datetime.now():%Y%m%d-%H%M%S}")
 
     from scenarios import db_store
 

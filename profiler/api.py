@@ -1,12 +1,14 @@
 """`profile()`: the whole `concur run` as a library call (the CLI only parses and prints).
 
 Order: load and check the target in this process (bad input fails here, as one
-`ConcurError`), run the plan or the adaptive sweep (each trial in its own child), analyse,
-and, when asked, attribute the recommended configuration's time.
+`ConcurError`), start the workload's run-scoped service (e.g. an embedded database), run
+the plan or the adaptive sweep (each trial in its own child), analyse, and, when asked,
+attribute the recommended configuration's time; then stop the service, on every path.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,10 @@ from profiler.results import Results
 from profiler.run.options import DEFAULT_RECORDS, RunOptions
 from profiler.run.plan import explicit_grid
 from profiler.run.prepare import Prepared, new_results, now_iso, prepare
+from profiler.run.service import run_services
 from profiler.run.sweep import Sweep
+
+MIN_SWEEP_BUDGET_S = 10.0  # a service slower than the budget still leaves the sweep this much
 
 
 def profile(target: str, options: RunOptions | None = None, progress: Progress | None = None,
@@ -34,16 +39,32 @@ def profile(target: str, options: RunOptions | None = None, progress: Progress |
     options.validate()
     prepared = prepare(target, options)
     progress = progress or SilentProgress()
+    services = [prepared.workload] if options.start_services else []
     try:
-        results = measure(prepared, options, progress)
-        analyse(results, options.constraints, total_records=options.total)
-        if options.attribution and not results.interrupted:
-            _attribute(prepared, results, options, progress)
+        started = time.monotonic()
+        with run_services(services, progress) as described:
+            prepared.service = "; ".join(described)
+            options = within_budget(options, time.monotonic() - started, progress)
+            results = measure(prepared, options, progress)
+            analyse(results, options.constraints, total_records=options.total)
+            if options.attribution and not results.interrupted:
+                _attribute(prepared, results, options, progress)
     finally:
         prepared.close()
     if options.json_path:
         results.save(options.json_path)
     return results
+
+
+def within_budget(options: RunOptions, spent_s: float, progress: Progress) -> RunOptions:
+    """The adaptive sweep's budget less what starting the run's service took: `--budget` is
+    the whole run's (a database started for the run is part of the run)."""
+    if options.concurrency is not None or spent_s < 0.5:
+        return options
+    left = max(MIN_SWEEP_BUDGET_S, options.budget_s - spent_s)
+    progress.note(f"starting the run's service took {spent_s:.1f} s of the {options.budget_s:g} s budget; "
+                  f"{left:.1f} s left for the sweep")
+    return replace(options, budget_s=left)
 
 
 def measure(prepared: Prepared, options: RunOptions, progress: Progress) -> Results:

@@ -23,7 +23,9 @@ from profiler.attribution import attribute as run_attribution
 from profiler.attribution import explain
 from profiler.cli_flags import (
     DEFAULTS,
+    DSN,
     Budget,
+    DbMaxConnections,
     Models,
     NoReport,
     Out,
@@ -36,7 +38,7 @@ from profiler.cli_flags import (
 from profiler.errors import ConcurError
 from profiler.files import write_atomic
 from profiler.gate.config import load_thresholds
-from profiler.gate.decision import Thresholds, evaluate, parse_config, side_from_results
+from profiler.gate.decision import Thresholds, judge, parse_config
 from profiler.gate.measure import GateSpec, measure_sides
 from profiler.gate.outputs import gate_json, gate_junit, gate_markdown, gate_table
 from profiler.models import get_model, model_options_from_flags
@@ -68,9 +70,14 @@ def default_out_dir(workload_name: str) -> Path:
     return Path("reports") / f"{safe}-{stamp}"
 
 
-def export_workload_env(dsn: str | None, records: int | None, total: int | None) -> None:
+def export_workload_env(dsn: str | None, records: int | None, total: int | None,
+                        db_max_connections: int | None = None) -> None:
     """Hand run settings to the workload through its environment (children inherit it)."""
-    for key, value in (("CONCUR_DSN", dsn), ("CONCUR_RECORDS", records), ("CONCUR_TOTAL", total)):
+    if db_max_connections is not None and db_max_connections < 4:
+        raise ConcurError(f"--db-max-connections must be ≥ 4 (3 are reserved for superusers), "
+                          f"not {db_max_connections}")
+    for key, value in (("CONCUR_DSN", dsn), ("CONCUR_RECORDS", records), ("CONCUR_TOTAL", total),
+                       ("CONCUR_DB_MAX_CONNECTIONS", db_max_connections)):
         if value is not None:
             os.environ[key] = str(value)
 
@@ -102,7 +109,8 @@ class RunFlags:
     no_report: NoReport = False
     quiet: Quiet = False
     attribution: Annotated[bool, typer.Option("--attribution", help="After the sweep, re-run the recommended configuration (and the fastest event-loop one) under py-spy and yappi and say why it is slow: GIL, event-loop bookkeeping, waiting. About 10 s per configuration, never during timed trials.")] = False
-    dsn: Annotated[str | None, typer.Option(help="Database URL for workloads that read CONCUR_DSN (the bundled db_batch scenario: PostgreSQL instead of SQLite).")] = None
+    dsn: DSN = None
+    db_max_connections: DbMaxConnections = None
     scheduler: Annotated[str | None, typer.Option(help="dask: use the existing cluster at this scheduler address (tcp://HOST:PORT) instead of a local cluster per trial; N is then informational.")] = None
     chunk: Annotated[str | None, typer.Option(help="dask, celery: records per task (default 1), or 'auto' for tasks of about 100 ms.")] = None
     threads_per_worker: Annotated[int | None, typer.Option(help="dask: threads in each worker process of the local cluster (default 1).")] = None
@@ -138,7 +146,8 @@ def run(flags: RunFlags) -> None:
     name = flags.target.rsplit(":", 1)[-1] if ":" in flags.target else Path(flags.target).stem
     out_dir = flags.out or default_out_dir(name)
     options = flags.options(out_dir)
-    export_workload_env(dsn=flags.dsn, records=flags.records, total=flags.total)
+    export_workload_env(dsn=flags.dsn, records=flags.records, total=flags.total,
+                        db_max_connections=flags.db_max_connections)
     console = plain_console()
     results = profile(flags.target, options, TerminalProgress(stderr_console(), quiet=flags.quiet))
     if flags.json_path:
@@ -218,6 +227,9 @@ class GateFlags:
     out: Out = None
     no_report: NoReport = False
     quiet: Quiet = False
+    total: Annotated[int | None, typer.Option(help="Records in the whole batch: the story line gives each side's time for it.")] = None
+    dsn: DSN = None
+    db_max_connections: DbMaxConnections = None
 
     def thresholds(self) -> tuple[Thresholds, str]:
         flags = {k: getattr(self, k) for k in to_data(Thresholds())}
@@ -229,7 +241,8 @@ class GateFlags:
         return GateSpec(self.baseline, self.candidate, parse_config(self.baseline_config),
                         parse_config(self.candidate_config), repeats=self.repeat,
                         budget_s=self.budget, records=self.records,
-                        models=parse_models(self.models), timeout_s=self.timeout)
+                        models=parse_models(self.models), timeout_s=self.timeout,
+                        total=self.total)
 
 
 @command(app, GateFlags)
@@ -240,10 +253,19 @@ def gate(flags: GateFlags) -> None:
     """
     thresholds, source = flags.thresholds()
     spec = flags.spec()
-    a, b = measure_sides(spec, TerminalProgress(stderr_console(), quiet=flags.quiet))
-    outcome = evaluate(side_from_results("baseline", a, spec.baseline_config),
-                       side_from_results("candidate", b, spec.candidate_config), thresholds, source)
+    export_workload_env(dsn=flags.dsn, records=None, total=flags.total,
+                        db_max_connections=flags.db_max_connections)
+    a, b, chosen = measure_sides(spec, TerminalProgress(stderr_console(), quiet=flags.quiet))
+    pins = {"baseline": spec.baseline_config, "candidate": spec.candidate_config}
+    outcome = judge(a, b, thresholds, source,
+                    configs=(chosen["baseline"].key if "baseline" in chosen else pins["baseline"],
+                             chosen["candidate"].key if "candidate" in chosen else pins["candidate"]),
+                    chosen_by=(chosen["baseline"].how if "baseline" in chosen else "",
+                               chosen["candidate"].how if "candidate" in chosen else ""),
+                    total=spec.total)
     console = plain_console()
+    if outcome.story is not None:
+        console.print(outcome.story.headline, style="bold", highlight=False, markup=False)
     console.print(outcome.verdict(), style="bold green" if outcome.passed else "bold red")
     console.print(gate_table(outcome))
     for path, text in ((flags.markdown, gate_markdown), (flags.junit, gate_junit),

@@ -33,6 +33,12 @@ Out = Annotated[Path | None, typer.Option(help="Report folder (default reports/<
 NoReport = Annotated[bool, typer.Option("--no-report", help="Skip the HTML/PNG report.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")]
 Records = Annotated[int | None, typer.Option(help="Records per trial (default: sized to ~1 s of work).")]
+DSN = Annotated[str | None, typer.Option(
+    help="Database URL for workloads that read CONCUR_DSN (the bundled db_batch scenarios); "
+         "without it they start an embedded PostgreSQL for the run.")]
+DbMaxConnections = Annotated[int | None, typer.Option(
+    help="max_connections of the embedded PostgreSQL the db_batch scenarios start without "
+         "--dsn (default 100, like a small managed instance).")]
 
 DEFAULTS = {"timeout": DEFAULT_TIMEOUT_S, "budget": DEFAULT_BUDGET_S}
 

@@ -90,8 +90,11 @@ def signed_pct(fraction: float | None) -> str:
     if missing(fraction):
         return NA
     assert fraction is not None
-    sign = "+" if fraction > 0 else "−" if fraction < 0 else "±"
-    return f"{sign}{abs(fraction) * 100:.1f} %"
+    return f"{_sign(fraction)}{abs(fraction) * 100:.1f} %"
+
+
+def _sign(value: float) -> str:
+    return "+" if value > 0 else "−" if value < 0 else "±"
 
 
 def cores(value: float | None) -> str:
@@ -135,6 +138,14 @@ def duration(value: float | None) -> str:
     if hours:
         return f"{hours} h {minutes:02d} min"
     return f"{minutes} min {secs:02d} s"
+
+
+def signed_duration(value: float | None) -> str:
+    """A difference of long times: `+35 min 02 s`, `−4.2 s`."""
+    if missing(value):
+        return NA
+    assert value is not None
+    return f"{_sign(value)}{duration(abs(value))}"
 
 
 def concurrency(n: int | None) -> str:

@@ -11,15 +11,18 @@ import importlib
 import importlib.util
 import inspect
 import os
+import re
 import sys
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from profiler.errors import InputError, WorkloadError
 
 DEFAULT_ATTRS = ("workload", "main")
+_CONFIG = re.compile(r"^[a-z][a-z0-9_-]*:\d+$")
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,28 @@ class WorkerInfo:
     model: str
     concurrency: int
     worker_index: int
+
+
+@dataclass(frozen=True)
+class ServiceEnv:
+    """What a run-scoped service hands the run: environment variables for every trial (and
+    for the parent's probe), and one line saying what it is (shown and kept in the results;
+    never a credential)."""
+
+    env: Mapping[str, str] = field(default_factory=dict)
+    description: str = ""
+
+
+def as_service_env(value: Any) -> ServiceEnv:
+    """A service may yield a ServiceEnv, a mapping of environment variables, or nothing."""
+    if isinstance(value, ServiceEnv):
+        return value
+    if value is None:
+        return ServiceEnv()
+    if isinstance(value, Mapping):
+        return ServiceEnv({str(k): str(v) for k, v in value.items()})
+    raise WorkloadError(f"a workload's service yielded a {type(value).__name__}; it must yield "
+                        "a mapping of environment variables (or a profiler.workload.ServiceEnv)")
 
 
 @dataclass
@@ -52,11 +77,23 @@ class Workload:
     # trial's timed window (e.g. a pg_stat_activity sampler on its own connection). Its
     # dict may hold "db_connections_peak" and any other figures (kept in probe_metrics).
     probe: Callable[[], Any] | None = None
+    # service() -> a context manager the parent enters ONCE per run, after the target is
+    # checked and before the first trial, and exits on every way out (normal, error,
+    # Ctrl-C). What it yields (a mapping of environment variables, or a ServiceEnv) is
+    # exported to every trial and to the probe: e.g. a database server started for this run
+    # and its CONCUR_DSN. Two runs never share it.
+    service: Callable[[], AbstractContextManager[Any]] | None = None
+    # How the job runs in production, MODEL:N ("asyncio:0": every record gathered at once).
+    # The gate measures a side at this configuration unless one is pinned.
+    deployed: str | None = None
 
     def __post_init__(self) -> None:
         if self.handle is None and self.async_handle is None:
             raise WorkloadError(f"workload {self.name!r} has neither handle nor async_handle")
-        for label in ("handle", "async_handle", "setup", "teardown", "probe"):
+        if self.deployed is not None and not _CONFIG.match(self.deployed):
+            raise WorkloadError(f"workload {self.name!r}: deployed={self.deployed!r} is not "
+                                "MODEL:N (e.g. threads:16, asyncio:0)")
+        for label in ("handle", "async_handle", "setup", "teardown", "probe", "service"):
             value = getattr(self, label)
             if value is not None and not callable(value):
                 raise WorkloadError(

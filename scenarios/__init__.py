@@ -3,9 +3,10 @@
 Every entry of `CATALOG` is a `concur run` target that works both as a module
 (`scenarios.db_batch:sync_pool`, from any directory once concur is installed) and as a
 file (`scenarios/db_batch.py:sync_pool`, from the repository root). The first entry
-is the seed job: the database batch job as it was, on SQLite by default
-(`CONCUR_DSN=postgresql://...` moves every database scenario to PostgreSQL).
-`concur scenarios` prints this list.
+is the seed job: the database batch job as it was, on a PostgreSQL server that the run
+starts for itself (an embedded one from a pip wheel; `--dsn` or `CONCUR_DSN` names
+yours instead); its `sqlite_*` twins run on an SQLite file. `concur scenarios` prints
+this list.
 """
 
 from __future__ import annotations
@@ -41,14 +42,14 @@ CATALOG: list[Scenario] = [
     _scenario(
         "db-batch-thread-pool", "scenarios.db_batch:sync_pool",
         "The seed job as it was: per record read a row, ~1 ms of JSON work, write it back; "
-        "a thread pool with one connection pool per process (SQLite file by default, "
-        "PostgreSQL when CONCUR_DSN is set).",
+        "a thread pool with one connection pool per process, on an embedded PostgreSQL "
+        "started for the run (--dsn for yours; sqlite_sync_pool for an SQLite file).",
         "--models sequential,threads --concurrency 2,4,8 --records 1000"),
     _scenario(
         "db-batch-async-naive", "scenarios.db_batch:async_naive",
-        "The asyncio rewrite as it was done: asyncpg/aiosqlite, a new connection per record, "
-        "every record gathered at once (set CONCUR_DSN to see the database run out of "
-        "connections).",
+        "The asyncio rewrite as it was done: asyncpg, a new connection per record, every "
+        "record gathered at once: the database runs out of connections (max_connections 100, "
+        "--db-max-connections to change).",
         "--models sequential,asyncio --concurrency 8,0 --records 2000"),
     _scenario(
         "db-batch-async-pool", "scenarios.db_batch:async_pool",
@@ -58,8 +59,13 @@ CATALOG: list[Scenario] = [
     _scenario(
         "db-batch-story", "scenarios.db_batch:story",
         "Thread-pool job (sync handle) and naive rewrite (async handle) in one target: one run "
-        "compares them, unbounded asyncio included.",
-        "--concurrency 8,0 --records 1000"),
+        "compares them, unbounded asyncio included, and tells the story first.",
+        "--concurrency 8,0 --records 1000 --total 300000"),
+    _scenario(
+        "db-batch-story-sqlite", "scenarios.db_batch:sqlite_story",
+        "The same two jobs on an SQLite file: a single-writer store, where every model "
+        "serialises on the write lock and no connection is ever refused.",
+        "--concurrency 4,0 --records 400"),
     _scenario(
         "http-fetch", "scenarios.http_fetch:fetch",
         "Network I/O: one GET per record against a local service that answers after "

@@ -12,11 +12,17 @@ Three implementations of the same per-record job, as the story went:
   connections) per event loop, sized to the concurrency, bounded in-flight records.
 - `story` — the thread-pool job and the naive rewrite in one target (sync handle =
   `sync_pool`, async handle = `async_naive`), so one run compares them:
-  `concur run scenarios/db_batch.py:story --concurrency 8,0`
+  `concur run scenarios.db_batch:story --total 300000`
+- `sqlite_story`, `sqlite_sync_pool`, `sqlite_async_naive`, `sqlite_async_pool` — the same
+  jobs on an SQLite file: a single-writer store, where every implementation serialises.
 
-Backend, table size and names come from the environment (see `scenarios.db_store`):
-SQLite by default, PostgreSQL when `CONCUR_DSN` is set; then a server-side probe
-(`scenarios.pg_probe`) counts this job's connections in pg_stat_activity per trial.
+The database: each PostgreSQL target's run-scoped service (`database`) uses the server
+named by `--dsn`/`CONCUR_DSN` when there is one, and otherwise starts an embedded
+PostgreSQL for the run (`scenarios.pg_embedded`: a real server from a pip wheel, on a
+free 127.0.0.1 port, `max_connections` 100 or `--db-max-connections`), seeds the table
+once, and stops it when the run ends. A server-side probe (`scenarios.pg_probe`) counts
+this job's sessions in pg_stat_activity, the server's CPU and its wait events per trial,
+and (on the embedded server) the connection attempts it refused.
 Records are row ids (ints). Connection errors — "too many clients", pool timeouts,
 "database is locked" — are raised from the handle, so concur counts them by type.
 """
@@ -25,19 +31,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sqlite3
 import threading
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, replace
 from typing import Any
 
-from profiler.workload import WorkerInfo, Workload
+from profiler.workload import ServiceEnv, WorkerInfo, Workload
 from scenarios import db_store
 from scenarios.db_store import Backend, drop_tables, ensure_table
 from scenarios.record_work import transform
 
-__all__ = ["async_naive", "async_pool", "drop_tables", "records", "story", "sync_pool"]
+__all__ = ["async_naive", "async_pool", "database", "drop_tables", "records", "sqlite_story",
+           "story", "sync_pool"]
 
 POOL_TIMEOUT_S = 30.0  # waiting longer than this for a pooled connection is an error
 DEFAULT_LOOP_POOL = 10  # pool size for an unbounded (N = 0) loop: the cap a pool exists for
@@ -46,9 +54,42 @@ THREAD_MODELS = ("threads", "asyncio-threads")
 
 
 def records(n: int) -> list[int]:
-    """Row ids 1..rows, cycling when a trial asks for more records than the table has."""
-    backend = ensure_table()
-    return [i % backend.rows + 1 for i in range(n)]
+    """Row ids 1..rows, cycling when a trial asks for more records than the table has.
+    Read from the environment only: concur asks for a sample before the database runs."""
+    rows = db_store.current().rows
+    return [i % rows + 1 for i in range(n)]
+
+
+# ---------------------------------------------------------------- the run's database
+
+
+@contextlib.contextmanager
+def database() -> Iterator[ServiceEnv]:
+    """The run-scoped service of the PostgreSQL targets (`Workload.service`).
+
+    With `--dsn`/`CONCUR_DSN`: that server, nothing started. Otherwise an embedded
+    PostgreSQL for this run only, with the table seeded before the first trial; it stops
+    when the run ends, however it ends."""
+    if os.environ.get("CONCUR_DSN", "").strip() and os.environ.get("CONCUR_DB_BACKEND") != "sqlite":
+        yield ServiceEnv({}, f"PostgreSQL given by --dsn/CONCUR_DSN ({db_store.current().describe()})")
+        return
+    from scenarios.pg_embedded import DEFAULT_MAX_CONNECTIONS, ServiceError, embedded_postgres
+
+    try:
+        limit = db_store.env_int("CONCUR_DB_MAX_CONNECTIONS", DEFAULT_MAX_CONNECTIONS, low=4)
+    except ValueError as exc:
+        raise ServiceError(str(exc)) from None
+    with embedded_postgres(max_connections=limit) as server:
+        env = {"CONCUR_DB_BACKEND": "postgresql", "CONCUR_DSN": server.dsn,
+               "CONCUR_PG_ADMIN_DSN": server.admin_dsn, "CONCUR_PG_LOG": str(server.log_path)}
+        ensure_table(replace(db_store.current(), kind="postgresql", dsn=server.dsn))
+        yield ServiceEnv(env, server.describe())
+
+
+@contextlib.contextmanager
+def sqlite_file() -> Iterator[ServiceEnv]:
+    """The run-scoped service of the `sqlite_*` targets: nothing to start, SQLite chosen."""
+    yield ServiceEnv({"CONCUR_DB_BACKEND": "sqlite"}, "an SQLite file (one writer at a time)")
 
 
 def _sql(backend: Backend, placeholder: str) -> tuple[str, str]:
@@ -73,7 +114,7 @@ def probe() -> Any:
         return None
     from scenarios.pg_probe import ActivityProbe
 
-    return ActivityProbe(backend.dsn or "", application_name=backend.app_name)
+    return ActivityProbe.from_env(backend.dsn or "", application_name=backend.app_name)
 
 
 # ---------------------------------------------------------------- sync_pool (thread pool)
@@ -310,20 +351,34 @@ def story_teardown(ctx: SyncContext | AsyncContext) -> None:
         sync_teardown(ctx)
 
 
+THREAD_POOL_SIZE = 16  # the original job's ThreadPoolExecutor(16)
+
 sync_pool = Workload(
     name="db_batch.sync_pool", handle=sync_handle, records=records,
-    setup=sync_setup, teardown=sync_teardown, probe=probe,
+    setup=sync_setup, teardown=sync_teardown, probe=probe, service=database,
+    deployed=f"threads:{THREAD_POOL_SIZE}",
 )
 async_naive = Workload(
     name="db_batch.async_naive", handle=naive_handle, records=records,
-    setup=naive_setup, probe=probe,
+    setup=naive_setup, probe=probe, service=database,
+    deployed="asyncio:0",  # the rewrite as it ran: asyncio.gather over every record
 )
 async_pool = Workload(
     name="db_batch.async_pool", handle=pool_handle, records=records,
-    setup=pool_setup, teardown=pool_teardown, probe=probe,
+    setup=pool_setup, teardown=pool_teardown, probe=probe, service=database,
 )
 story = Workload(
     name="db_batch.story", handle=sync_handle, async_handle=naive_handle, records=records,
-    setup=story_setup, teardown=story_teardown, probe=probe,
+    setup=story_setup, teardown=story_teardown, probe=probe, service=database,
 )
+
+
+def _on_sqlite(job: Workload) -> Workload:
+    return replace(job, name=job.name.replace("db_batch.", "db_batch.sqlite_"), service=sqlite_file)
+
+
+sqlite_sync_pool = _on_sqlite(sync_pool)
+sqlite_async_naive = _on_sqlite(async_naive)
+sqlite_async_pool = _on_sqlite(async_pool)
+sqlite_story = _on_sqlite(story)
 workload = sync_pool

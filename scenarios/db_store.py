@@ -3,9 +3,12 @@
 The backend is chosen from the environment at call time, in every process that asks
 (the concur parent, the trial child, each worker process), so they all agree:
 
-- `CONCUR_DSN` set (e.g. `postgresql://postgres@127.0.0.1:5432/test`): PostgreSQL;
-  otherwise SQLite in a file (`CONCUR_SQLITE_PATH`, default
-  `<tempdir>/concur/concur_db_batch.sqlite3`), nothing to start.
+- `CONCUR_DB_BACKEND=sqlite` (the `sqlite_*` targets' service sets it): SQLite in a file
+  (`CONCUR_SQLITE_PATH`, default `<tempdir>/concur/concur_db_batch.sqlite3`).
+- otherwise `CONCUR_DSN` (e.g. `postgresql://postgres@127.0.0.1:5432/test`): PostgreSQL.
+  Under `concur run` it is always set for the PostgreSQL targets: from `--dsn`, or by
+  their service (`db_batch.database`), which starts an embedded server for the run.
+- neither (a handle called outside concur, with no server given): the SQLite file.
 - `CONCUR_RECORDS`: rows in the table (default 50,000); `records(n)` cycles over them.
 - `CONCUR_DB_WORK`: passes of the per-record Python work (default 1, about 1 ms of CPU;
   0 = none, so a record is only its read and its write).
@@ -69,17 +72,23 @@ def current() -> Backend:
     table = os.environ.get("CONCUR_DB_TABLE", DEFAULT_TABLE).strip() or DEFAULT_TABLE
     if not _IDENTIFIER.match(table):
         raise ValueError(f"CONCUR_DB_TABLE={table!r} is not a plain lower-case SQL identifier")
-    rows = _env_int("CONCUR_RECORDS", DEFAULT_ROWS, low=1)
-    work = _env_int("CONCUR_DB_WORK", 1, low=0)
+    rows = env_int("CONCUR_RECORDS", DEFAULT_ROWS, low=1)
+    work = env_int("CONCUR_DB_WORK", 1, low=0)
+    kind = os.environ.get("CONCUR_DB_BACKEND", "").strip().lower()
+    if kind not in ("", "sqlite", "postgresql"):
+        raise ValueError(f"CONCUR_DB_BACKEND={kind!r} is neither sqlite nor postgresql")
     dsn = os.environ.get("CONCUR_DSN", "").strip()
-    if dsn:
+    if kind == "postgresql" and not dsn:
+        raise ValueError("CONCUR_DB_BACKEND=postgresql needs CONCUR_DSN (or run under concur, "
+                         "which starts an embedded server)")
+    if dsn and kind != "sqlite":
         return Backend("postgresql", table, rows, dsn=dsn, work_passes=work)
     path = os.environ.get("CONCUR_SQLITE_PATH", "").strip() or str(
         Path(tempfile.gettempdir()) / "concur" / f"{table}.sqlite3")
     return Backend("sqlite", table, rows, sqlite_path=path, work_passes=work)
 
 
-def _env_int(name: str, default: int, low: int) -> int:
+def env_int(name: str, default: int, low: int) -> int:
     raw = os.environ.get(name, "").strip()
     try:
         value = int(raw) if raw else default

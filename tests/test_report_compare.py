@@ -51,7 +51,7 @@ def test_resource_deltas_are_reported_and_a_costly_winner_is_named(tmp_path, no_
     base = make_compare_run([300, 305, 310], conns=8)
     cand = make_compare_run([450, 455, 460], conns=400, lag99=120.0, model="asyncio", n=64)
     out = render_compare(base, cand, tmp_path)
-    assert [d.key for d in out.deltas] == [m.key for m in METRICS]
+    assert [d.key for d in out.deltas] == [m.key for m in METRICS] + ["full_batch"]  # --total given
     conns = out.delta("connections_peak")
     assert (conns.baseline, conns.candidate, conns.better) == (8, 400, "baseline")
     assert out.delta("loop_lag_p99").within_noise is None  # threads have no loop
@@ -66,7 +66,7 @@ def test_compare_report_files(tmp_path):
     page = Page(out.index_path.read_text(encoding="utf-8"))
     assert out.index_path == tmp_path / "index.html"
     assert "PR #12 better" in page.text and out.winner == "PR #12"
-    assert page.rows["deltas"] == len(METRICS)
+    assert page.rows["deltas"] == len(METRICS) + 1  # and the full batch: the runs have a total
     assert page.rows["trials-main"] == len(a.trials) and page.rows["trials-PR-12"] == len(b.trials)
     assert page.imgs and all((tmp_path / src).is_file() for src in page.imgs)
     assert all(is_local_reference(v) for _, _, v in page.links)

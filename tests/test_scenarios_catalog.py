@@ -12,11 +12,11 @@ from profiler.workload import Workload, load_target
 from scenarios import CATALOG, Scenario
 
 
-def test_the_first_entry_is_the_seed_job_on_sqlite():
+def test_the_first_entry_is_the_seed_job_on_its_own_postgresql():
     first = CATALOG[0]
     assert first.target == "scenarios.db_batch:sync_pool"
     assert first.file_target == "scenarios/db_batch.py:sync_pool"
-    assert "SQLite" in first.description
+    assert "embedded PostgreSQL" in first.description and "SQLite" in first.description
 
 
 def test_entries_are_small_frozen_records_with_unique_names():

@@ -1,4 +1,4 @@
-"""The database batch job on its default backend, an SQLite file: nothing to start.
+"""The database batch job on an SQLite file (the `sqlite_*` targets): nothing to start.
 
 Every implementation runs and gets a verdict. Each record is one write transaction
 (BEGIN IMMEDIATE: read, transform, write, commit) and SQLite has one writer, so
@@ -43,10 +43,10 @@ def sqlite_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, s
     assert not path.exists()  # the scenario's own file goes with its table
 
 
-def test_sqlite_is_the_default_and_has_no_server_probe(sqlite_env):
+def test_sqlite_is_the_default_outside_concur_and_has_no_server_probe(sqlite_env):
     from scenarios import db_batch, db_store
 
-    backend = db_store.current()
+    backend = db_store.current()  # no server given and none started (no run's service)
     assert backend.kind == "sqlite" and backend.sqlite_path == sqlite_env["CONCUR_SQLITE_PATH"]
     assert db_batch.probe() is None
     assert db_batch.records(5) == [1, 2, 3, 4, 5]
@@ -55,7 +55,7 @@ def test_sqlite_is_the_default_and_has_no_server_probe(sqlite_env):
 
 def test_every_implementation_runs_on_sqlite_and_gets_a_verdict(sqlite_env, tmp_path: Path):
     out = tmp_path / "story.json"
-    proc = run_cli("run", "scenarios/db_batch.py:story", "--concurrency", "4,0", "--records", "200",
+    proc = run_cli("run", "scenarios/db_batch.py:sqlite_story", "--concurrency", "4,0", "--records", "200",
                    "--json", str(out), "--no-report", "-q", timeout=120)
     assert proc.returncode == 0, proc.stderr
     print("\n" + proc.stdout)

@@ -47,7 +47,7 @@ def choice_warnings(results: Results, configs: list[Config], choice: Config) -> 
                  if (conns := c.workload_connections) is not None and c is not choice
                  and conns >= CONNECTION_GROWTH * max(mine, 1)]
         if heavy:
-            out.append(f"far more connections than {choice.label}'s {fmt.count(mine)}: "
+            out.append(f"far more {_word(choice)} than {choice.label}'s {fmt.count(mine)}: "
                        f"{', '.join(heavy)} — each would load the database that much more")
     same_model = sorted((c for c in configs if c.model == choice.model and c.concurrency >= 1),
                         key=lambda c: c.concurrency)
@@ -67,7 +67,9 @@ def run_warnings(
 ) -> list[str]:
     """Warnings about the whole run; the choice's own noise is in `choice_warnings`."""
     out: list[str] = []
-    out += _growth(configs, "connections", CONNECTION_GROWTH, "connections grow with concurrency",
+    counted = next((c for c in configs if c.connections is not None), None)
+    out += _growth(configs, "connections", CONNECTION_GROWTH,
+                   f"{_word(counted) if counted else 'connections'} grow with concurrency",
                    fmt.count, "each worker or task opens its own; cap them with a pool")
     lagging = [(c, c.peak("loop_lag_p99_ms")) for c in configs]
     over = [f"{c.label} ({fmt.ms(v)})" for c, v in lagging
@@ -112,6 +114,12 @@ def run_warnings(
         if unmeasured:
             out.append(f"{flag} not checked for {', '.join(unmeasured)}: not measured")
     return out
+
+
+def _word(c: Config) -> str:
+    """Connections as counted: sessions the database server admitted, else client sockets
+    (the plain word: refused attempts are among them)."""
+    return "database sessions" if c.connections_kind == "database sessions" else "connections"
 
 
 def _growth(configs: list[Config], what: str, factor: float, title: str,

@@ -111,8 +111,14 @@ class Config(ModelAtN):
 
     @property
     def connections(self) -> float | None:
-        """Peak connections, client or server side, whichever saw more (`Trial.connections`)."""
+        """Peak connections: sessions the server admitted when counted, else client sockets
+        (`Trial.connections`)."""
         return self.peak(lambda t: t.connections)
+
+    @property
+    def connections_kind(self) -> str:
+        """What `connections` counts here: "database sessions" or "client sockets"."""
+        return "database sessions" if self.peak("db_connections_peak") is not None else "client sockets"
 
     @property
     def workload_connections(self) -> float | None:

@@ -6,6 +6,7 @@ from profiler.analysis.classify import classify
 from profiler.analysis.predict import predict
 from profiler.analysis.recommend import recommend
 from profiler.analysis.scaling import fit_scaling
+from profiler.analysis.story import tell
 from profiler.results import Constraints, Results
 
 
@@ -14,7 +15,8 @@ def analyse(
     constraints: Constraints = Constraints(),  # noqa: B008 - frozen, immutable default
     total_records: int | None = None,
 ) -> Results:
-    """Fill classification, scaling, recommendation and (given a total) predictions.
+    """Fill classification, scaling, recommendation, (given a total) predictions, and the
+    story when the run holds a job and its rewrite (`analysis.story`).
 
     Writes the sections into `results` and returns the same object, so
     `analyse(results).save(path)` works. Predictions use `total_records`, else
@@ -26,4 +28,5 @@ def analyse(
     total = total_records if total_records is not None else results.workload.total_records
     if total is not None:
         results.predictions = predict(results, total)
+    results.story = tell(results, total)
     return results

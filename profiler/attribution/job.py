@@ -33,7 +33,6 @@ py-spy #692; free-threaded builds have no GIL).
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import math
 import os
@@ -41,7 +40,7 @@ import platform
 import shutil
 import sys
 import tempfile
-from collections.abc import Collection, Iterator
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,6 +68,7 @@ from profiler.attribution.yappi import ENV_CLOCK, ENV_OUT, merge_clocks, read_ya
 from profiler.measure.trial import TrialSpec, run_trial
 from profiler.models import get_model
 from profiler.results import Attribution, TopFunction, Trial, YappiRow
+from profiler.run.service import exported
 
 PASSES = ("cpu", "wall", "yappi")
 DEFAULT_RATE_HZ = 100  # py-spy's default
@@ -300,7 +300,7 @@ class _Job:
         while clocks:
             clock = clocks[0]
             path = self.tmp / f"yappi-{clock}.json"
-            with _env(**{ENV_OUT: str(path), ENV_CLOCK: clock}):
+            with exported({ENV_OUT: str(path), ENV_CLOCK: clock}):  # the trial child inherits it
                 trial = _run(self.spec(n_y))
             if trial.status != "ok":
                 self.warn(f"the yappi run did not finish ({trial.status}: {trial.status_detail})")
@@ -371,17 +371,3 @@ def _size(records: int, rps: float, seconds: float) -> int:
 def _run(spec: TrialSpec, probe: Any = None) -> Trial:
     return run_trial(spec, probe).trial
 
-
-@contextlib.contextmanager
-def _env(**values: str) -> Iterator[None]:
-    """The trial child inherits the parent's environment: set the yappi request around it."""
-    old = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v

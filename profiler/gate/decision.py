@@ -20,8 +20,10 @@ from typing import Any
 
 from profiler import format as fmt
 from profiler.analysis.configs import Config, best, find_config, group_configs
+from profiler.analysis.story import story_of
 from profiler.errors import ConfigError
-from profiler.results import Results
+from profiler.results import Results, Story
+from profiler.results.schema import to_data
 from profiler.stats import Comparison, compare
 
 
@@ -58,17 +60,24 @@ class Side:
     rss_peak_bytes: int | None
     errors: int
     records: int
+    chosen_by: str = ""  # "pinned", "as deployed", "best of a sweep over …" (the verdict line)
+    connections_kind: str = "connections"  # "database sessions" when the server counted them
 
     @property
     def config(self) -> str:
         return fmt.config(self.model, self.concurrency)
 
     @property
+    def described(self) -> str:
+        """`asyncio×unbounded (as deployed)`: the configuration measured, and why that one."""
+        return f"{self.config} ({self.chosen_by})" if self.chosen_by else self.config
+
+    @property
     def repeats(self) -> int:
         return len(self.throughput_rps)
 
     @classmethod
-    def of(cls, label: str, c: Config) -> Side:
+    def of(cls, label: str, c: Config, chosen_by: str = "") -> Side:
         conns = c.connections
         return cls(
             label=label, model=c.model, concurrency=c.concurrency,
@@ -77,7 +86,9 @@ class Side:
             connections_peak=None if conns is None else int(conns),
             loop_lag_p99_ms=c.peak("loop_lag_p99_ms"),
             rss_peak_bytes=None if (rss := c.peak("rss_peak_bytes")) is None else int(rss),
-            errors=c.errors, records=c.records,
+            errors=c.errors, records=c.records, chosen_by=chosen_by,
+            connections_kind="database sessions" if c.connections_kind == "database sessions"
+            else "connections",
         )
 
 
@@ -94,8 +105,14 @@ def parse_config(text: str | None) -> tuple[str, int] | None:
         raise ConfigError(f"a configuration is MODEL:N, e.g. threads:16 (not {text!r})") from None
 
 
-def side_from_results(label: str, results: Results, config: tuple[str, int] | None) -> Side:
+def side_from_results(label: str, results: Results, config: tuple[str, int] | None,
+                      chosen_by: str = "") -> Side:
     """The side at its pinned configuration, else at its best (`analysis.configs.best`)."""
+    return Side.of(label, chosen_config(label, results, config), chosen_by)
+
+
+def chosen_config(label: str, results: Results, config: tuple[str, int] | None) -> Config:
+    """The side's configuration: the pinned one, else its best (`analysis.configs.best`)."""
     configs = group_configs(results)
     if config is None:
         chosen = best(configs)
@@ -106,7 +123,21 @@ def side_from_results(label: str, results: Results, config: tuple[str, int] | No
         chosen = find_config(configs, *config)
         if chosen is None:
             raise ConfigError(f"{label}: no successful trial of {config[0]}:{config[1]} in the results")
-    return Side.of(label, chosen)
+    return chosen
+
+
+def judge(baseline: Results, candidate: Results, thresholds: Thresholds, source: str = "defaults",
+          configs: tuple[tuple[str, int] | None, tuple[str, int] | None] = (None, None),
+          chosen_by: tuple[str, str] = ("", ""), total: int | None = None) -> GateOutcome:
+    """The gate's decision on two runs at their configurations, with the story of the pair
+    (the job as it was vs its rewrite) for the headline."""
+    a = chosen_config("baseline", baseline, configs[0])
+    b = chosen_config("candidate", candidate, configs[1])
+    outcome = evaluate(Side.of("baseline", a, chosen_by[0]), Side.of("candidate", b, chosen_by[1]),
+                       thresholds, source)
+    total = total or candidate.workload.total_records or baseline.workload.total_records
+    outcome.story = story_of(a, b, total, [*baseline.attribution, *candidate.attribution])
+    return outcome
 
 
 # ---------------------------------------------------------------- the checks
@@ -130,6 +161,7 @@ class GateOutcome:
     checks: list[Check] = field(default_factory=list)
     thresholds_source: str = "defaults"
     throughput: Comparison | None = None  # the judgement the slowdown check and the report share
+    story: Story | None = None  # the pair's story (analysis.story), shown before the verdict
 
     @property
     def passed(self) -> bool:
@@ -141,8 +173,8 @@ class GateOutcome:
 
     def verdict(self) -> str:
         b, c = self.baseline, self.candidate
-        head = (f"gate {'PASSED' if self.passed else 'FAILED'}: candidate {c.config} vs baseline {b.config}, "
-                f"{fmt.plural(len(self.checks), 'check')}")
+        head = (f"gate {'PASSED' if self.passed else 'FAILED'}: candidate {c.described} vs baseline "
+                f"{b.described}, {fmt.plural(len(self.checks), 'check')}")
         if not self.passed:
             head += f"; failed: {', '.join(ch.name for ch in self.failed_checks)}"
         return head + f" ({b.repeats} vs {c.repeats} repeats)"
@@ -155,6 +187,7 @@ class GateOutcome:
             "candidate": asdict(self.candidate),
             "checks": [asdict(ch) for ch in self.checks],
             "thresholds_source": self.thresholds_source,
+            "story": to_data(self.story) if self.story else None,
         }
 
 
@@ -214,10 +247,11 @@ def _connection_checks(out: GateOutcome, b: Side, c: Side, th: Thresholds) -> No
     if th.max_connections is not None:
         ok = cc is None or cc <= th.max_connections
         out.checks.append(Check("connections", ok, fmt.count(bc), fmt.count(cc), "",
-                                f"≤ {fmt.count(th.max_connections)}", "not measured" if cc is None else ""))
+                                f"≤ {fmt.count(th.max_connections)}",
+                                "not measured" if cc is None else c.connections_kind))
     if th.max_connections_increase is not None and cc is not None:
         base = max(bc or 0, 1)  # 0 -> 1 is one new connection, not an infinite increase
         inc = (cc - (bc or 0)) / base
         out.checks.append(Check("connections_increase", inc <= th.max_connections_increase,
                                 fmt.count(bc), fmt.count(cc), fmt.times(cc / base),
-                                f"≤ +{fmt.pct(th.max_connections_increase)}"))
+                                f"≤ +{fmt.pct(th.max_connections_increase)}", c.connections_kind))

@@ -26,11 +26,13 @@ def gate_table(outcome: GateOutcome) -> Table:
 def gate_markdown(outcome: GateOutcome) -> str:
     b, c = outcome.baseline, outcome.candidate
     icon = "✅" if outcome.passed else "❌"
+    story = [f"**{outcome.story.headline}**", ""] if outcome.story else []
     lines = [
         f"## {icon} concur gate {'passed' if outcome.passed else 'failed'}",
         "",
-        f"Baseline **{b.config}** ({b.repeats} repeats) vs candidate **{c.config}** ({c.repeats} repeats); "
-        f"thresholds from {outcome.thresholds_source}.",
+        *story,
+        f"Baseline **{b.described}** ({b.repeats} repeats) vs candidate **{c.described}** "
+        f"({c.repeats} repeats); thresholds from {outcome.thresholds_source}.",
         "",
         "| check | result | baseline | candidate | delta | threshold | note |",
         "|---|---|---|---|---|---|---|",

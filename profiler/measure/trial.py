@@ -123,9 +123,21 @@ def run_trial(spec: TrialSpec, probe: Any = None) -> TrialOutcome:
         parent_conn.close()
     trial_outcome = _build(spec, status, detail, result, summary, wall_s)
     if probe_metrics:
-        trial_outcome.trial.db_connections_peak = probe_metrics.pop("db_connections_peak", None)
-        trial_outcome.trial.probe_metrics = probe_metrics
+        _take_probe_metrics(trial_outcome.trial, probe_metrics)
     return trial_outcome
+
+
+def _take_probe_metrics(trial: Trial, metrics: dict[str, Any]) -> None:
+    """The probe's figures that have a typed field go there; the rest stay in probe_metrics."""
+    trial.db_connections_peak = _whole(metrics.pop("db_connections_peak", None))
+    trial.db_refused = _whole(metrics.pop("db_refused", None))
+    cpu = metrics.pop("db_server_cpu_s", None)
+    trial.db_server_cpu_s = float(cpu) if isinstance(cpu, int | float) and not isinstance(cpu, bool) else None
+    trial.probe_metrics = metrics
+
+
+def _whole(value: Any) -> int | None:
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def _probe_call(fn: Any) -> Any:

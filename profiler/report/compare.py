@@ -12,17 +12,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from profiler import format as fmt
 from profiler.analysis.configs import Config, best, group_configs
+from profiler.analysis.story import full_batch_s, story_of
 from profiler.files import write_atomic
 from profiler.report.cells import Cell, KeyFigure, Pair, Plot, Row, Table
 from profiler.report.html import render_plots, render_template
+from profiler.report.markdown import story_markdown
 from profiler.report.plots import Run
-from profiler.report.views import build_verdict, environment, trial_table
-from profiler.results import Results, Trial
+from profiler.report.views import StoryView, build_verdict, environment, story_view, trial_table
+from profiler.results import Results, Story, Trial
 from profiler.stats import Comparison, compare
 
 
@@ -34,6 +36,7 @@ class Metric:
     render: Callable[[float | None], str]
     phrase: str  # inside a sentence
     higher_is_better: bool = False
+    difference: Callable[[float | None], str] | None = None  # the change in the metric's unit
 
 
 METRICS: tuple[Metric, ...] = (
@@ -46,7 +49,18 @@ METRICS: tuple[Metric, ...] = (
     Metric("rss_peak", "RSS peak", lambda t: t.rss_peak_bytes, fmt.mib, "peak RSS"),
     Metric("error_rate", "Records failed", lambda t: t.errors / t.records if t.records else None,
            fmt.pct, "records failed"),
+    Metric("db_refused", "Connections refused", lambda t: t.db_refused, fmt.count,
+           "connections refused"),
+    Metric("server_cpu_per_record", "Server CPU per record", lambda t: t.server_cpu_ms_per_record,
+           fmt.ms, "database server CPU per record"),
 )
+
+
+def batch_metric(total: int) -> Metric:
+    """The whole batch's time at each trial's throughput (`--total`), with the difference."""
+    return Metric("full_batch", f"Full batch ({fmt.count(total)} records)",
+                  lambda t: full_batch_s(total, t.throughput_rps), fmt.duration, "full-batch time",
+                  difference=fmt.signed_duration)
 
 
 @dataclass(frozen=True)
@@ -71,6 +85,14 @@ class Delta:
     @property
     def change_pct(self) -> float | None:
         return None if self.comparison is None else self.comparison.ratio - 1
+
+    @property
+    def change(self) -> str:
+        """`+49.2 %`, and for a metric with a unit of difference also that: `+49.2 % (+3 min 02 s)`."""
+        text = fmt.signed_pct(self.change_pct)
+        if self.metric.difference and self.baseline is not None and self.candidate is not None:
+            text += f" ({self.metric.difference(self.candidate - self.baseline)})"
+        return text
 
     @property
     def within_noise(self) -> bool | None:
@@ -101,6 +123,7 @@ class CompareOutcome:
     winner: str | None  # label of the faster run; None unless beyond the noise
     verdict: str
     index_path: Path | None = None
+    story: Story | None = None  # the pair as the job and its rewrite: the headline, first
 
     @property
     def within_noise(self) -> bool:
@@ -111,11 +134,12 @@ class CompareOutcome:
 
     def lines(self) -> list[str]:
         """The verdict, then one line per measured metric: what `concur compare` prints."""
-        out = [self.verdict]
+        out = [self.story.headline] if self.story else []
+        out.append(self.verdict)
         for d in self.deltas:
             if d.comparison is not None:
                 out.append(f"  {d.name}: {d.render(d.baseline)} → {d.render(d.candidate)} "
-                           f"({fmt.signed_pct(d.change_pct)}, {d.judged})")
+                           f"({d.change}, {d.judged})")
         return out
 
 
@@ -145,10 +169,14 @@ def compare_runs(a: Results, b: Results,
                  labels: tuple[str, str] = ("baseline", "candidate")) -> CompareOutcome:
     """The deltas and the verdict of two runs, each at its best configuration (pure)."""
     chosen = (representative(a), representative(b))
-    deltas = tuple(compare_metric(m, chosen[0], chosen[1], labels) for m in METRICS)
+    total = b.workload.total_records or a.workload.total_records
+    metrics = (*METRICS, batch_metric(total)) if total else METRICS
+    deltas = tuple(compare_metric(m, chosen[0], chosen[1], labels) for m in metrics)
+    story = (story_of(chosen[0], chosen[1], total, [*a.attribution, *b.attribution])
+             if chosen[0] and chosen[1] else None)
     return CompareOutcome(labels, chosen[0].label if chosen[0] else fmt.NA,
                           chosen[1].label if chosen[1] else fmt.NA, deltas, deltas[0].better,
-                          _verdict_sentence(deltas, labels))
+                          _verdict_sentence(deltas, labels), story=story)
 
 
 def _verdict_sentence(deltas: tuple[Delta, ...], labels: tuple[str, str]) -> str:
@@ -198,8 +226,7 @@ def render_compare(a: Results, b: Results, out_dir: Path,
         res.save(out_dir / f"{_safe(label)}.json")
     write_atomic(out_dir / "summary.md", compare_markdown(outcome, headline))
     index = write_atomic(out_dir / "index.html", render_template("compare.html.j2", report=view))
-    return CompareOutcome(outcome.labels, outcome.baseline_config, outcome.candidate_config,
-                          outcome.deltas, outcome.winner, outcome.verdict, index)
+    return replace(outcome, index_path=index)
 
 
 # --- view --------------------------------------------------------------------------------
@@ -227,6 +254,7 @@ class CompareView:
     runs: tuple[RunView, ...]
     plots: tuple[Plot, ...]
     footer: str
+    story: StoryView | None = None
 
 
 def _delta_table(outcome: CompareOutcome) -> Table:
@@ -236,7 +264,7 @@ def _delta_table(outcome: CompareOutcome) -> Table:
         rows.append(Row((
             Cell(d.name), Cell(d.render(d.baseline), fmt.sort_key(d.baseline), True),
             Cell(d.render(d.candidate), fmt.sort_key(d.candidate), True),
-            Cell(fmt.signed_pct(d.change_pct), fmt.sort_key(d.change_pct), True),
+            Cell(d.change, fmt.sort_key(d.change_pct), True),
             Cell(d.judged, css=css), Cell(d.method),
         )))
     return Table("deltas", ("Metric", *outcome.labels, "Change", "Judgement", "How judged"),
@@ -278,17 +306,19 @@ def _view(a: Results, b: Results, outcome: CompareOutcome, plots: tuple[Plot, ..
         headline=headline or outcome.verdict, computed=thr.comparison is not None, figures=figures,
         warnings=tuple(warnings), deltas=_delta_table(outcome), runs=tuple(runs),
         plots=plots, footer=f"concur {a.tool_version or b.tool_version}".strip(),
+        story=story_view(outcome.story),
     )
 
 
 def compare_markdown(outcome: CompareOutcome, headline: str | None = None) -> str:
     base, cand = outcome.labels
-    lines = [f"### concur compare: {base} vs {cand}", "", f"**Verdict:** {headline or outcome.verdict}", ""]
+    lines = [f"### concur compare: {base} vs {cand}", "", *story_markdown(outcome.story),
+             f"**Verdict:** {headline or outcome.verdict}", ""]
     if headline:
         lines += [f"Throughput: {outcome.verdict}", ""]
     lines += [f"| Metric | {base} ({outcome.baseline_config}) | {cand} ({outcome.candidate_config}) "
               "| Change | Judgement |", "|---|--:|--:|--:|---|"]
     for d in outcome.deltas:
         lines.append(f"| {d.name} | {d.render(d.baseline)} | {d.render(d.candidate)} | "
-                     f"{fmt.signed_pct(d.change_pct)} | {d.judged} |")
+                     f"{d.change} | {d.judged} |")
     return "\n".join(lines + ["", f"<sub>Throughput judged by: {outcome.deltas[0].method}</sub>", ""])

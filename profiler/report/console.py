@@ -14,6 +14,7 @@ from rich.table import Table
 
 from profiler import format as fmt
 from profiler.analysis import classify, recommend
+from profiler.analysis.story import full_batch_s
 from profiler.measure.trial import TrialSpec
 from profiler.results import Classification, Recommendation, Results, Trial
 
@@ -92,27 +93,47 @@ def _recommended_prediction(results: Results) -> str | None:
     return text
 
 
+def story_lines(results: Results) -> list[str]:
+    """The seed's question answered first (`analysis.story`): the headline, then its details."""
+    story = results.story
+    return [story.headline, *story.details] if story is not None else []
+
+
 def trials_table(results: Results) -> Table:
     sizes = {t.records for t in results.trials}
-    per_trial = (f"{max(sizes):,} records per trial" if len(sizes) == 1
+    per_trial = ("no trials" if not sizes else f"{max(sizes):,} records per trial" if len(sizes) == 1
                  else f"{min(sizes):,}–{max(sizes):,} records per trial")
-    table = Table(title=f"concur: {results.workload.name} ({per_trial if sizes else 'no trials'})")
-    for col, justify in (("model", "left"), ("N", "right"), ("records/s", "right"),
-                         ("cpu_util", "right"), ("RSS", "right"), ("conns", "right"),
-                         ("loop lag p99", "right"), ("errors", "right"), ("status", "left")):
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    table = Table(title=f"concur: {results.workload.name} ({per_trial})")
+    total = results.workload.total_records
+    db = any(t.db_connections_peak is not None for t in results.trials)
+    for col, justify, shown in (
+            ("model", "left", True), ("N", "right", True), ("records/s", "right", True),
+            (f"{fmt.count(total)} records", "right", bool(total)), ("cpu_util", "right", True),
+            ("RSS", "right", True), ("sockets", "right", True), ("sessions", "right", db),
+            ("refused", "right", db), ("loop lag p99", "right", True), ("errors", "right", True),
+            ("status", "left", True)):
+        if shown:
+            table.add_column(col, justify=justify, no_wrap=col != "status")  # type: ignore[arg-type]
     for t in results.trials:
+        batch = [fmt.duration(full_batch_s(total, t.throughput_rps) if t.ok else None)] if total else []
+        sessions = [fmt.count(t.db_connections_peak), fmt.count(t.db_refused)] if db else []
         table.add_row(
-            t.model, fmt.concurrency(t.concurrency), fmt.rate(t.throughput_rps),
+            t.model, fmt.concurrency(t.concurrency), fmt.rate(t.throughput_rps), *batch,
             fmt.cores(t.cpu_util), fmt.mib(t.rss_peak_bytes), fmt.count(t.connections_peak),
-            fmt.ms(t.loop_lag_p99_ms), fmt.count(t.errors) if t.ok else "-",
+            *sessions, fmt.ms(t.loop_lag_p99_ms), fmt.count(t.errors) if t.ok else "-",
             t.status if t.ok else f"{t.status}: {t.status_detail}",
         )
     return table
 
 
 def print_summary(console: Console, results: Results) -> None:
-    """Verdict first (the one sentence a reader needs), then the table, then warnings."""
+    """The story first when the run holds a job and its rewrite, then the verdict (the one
+    sentence a reader needs), then the table, then warnings."""
+    story = story_lines(results)
+    if story:
+        console.print(story[0], style="bold", highlight=False, markup=False)
+        for line in story[1:]:
+            console.print(line, highlight=False, markup=False)
     verdict = verdict_lines(results)
     console.print(verdict[0], style="bold", highlight=False)
     console.print(trials_table(results))

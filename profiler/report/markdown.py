@@ -7,7 +7,7 @@ from profiler import format as fmt
 from profiler.analysis.configs import group_configs
 from profiler.report.views import build_verdict, sequential_throughput
 from profiler.report.why import attribution_views
-from profiler.results import Results
+from profiler.results import Results, Story
 
 TOP = 5
 MAX_WARNINGS = 6  # a PR comment stays short; the report has them all
@@ -21,6 +21,7 @@ def cell(text: str) -> str:
 def summary_markdown(results: Results) -> str:
     verdict = build_verdict(results)
     lines = [f"### concur: {cell(results.workload.name)}", ""]
+    lines += story_markdown(results.story)
     lines += [f"**Verdict:** {verdict.headline}", ""]
     if verdict.figures:
         lines += ["| | |", "|---|---|"]
@@ -41,6 +42,14 @@ def summary_markdown(results: Results) -> str:
         foot = f"`{results.command}` · {foot}"
     lines.append(f"<sub>{foot} · concur {results.tool_version or fmt.NA}</sub>")
     return "\n".join(lines) + "\n"
+
+
+def story_markdown(story: Story | None) -> list[str]:
+    """The job as it was vs its rewrite, first: the headline in bold, the details under it."""
+    if story is None:
+        return []
+    return [f"**{story.headline}**", "", *[f"- {d}" for d in story.details],
+            *([""] if story.details else [])]
 
 
 def top_configurations(results: Results) -> list[str]:

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from profiler import format as fmt
 from profiler.analysis.configs import best, find_config, group_configs
 from profiler.analysis.decompose import decompose
+from profiler.analysis.story import batch_baseline, full_batch_s
 from profiler.report.cells import Cell, KeyFigure, Pair, Plot, Row, Table, num
 from profiler.report.why import Attribution, attribution_views
-from profiler.results import PredictionRow, Results, Trial
+from profiler.results import PredictionRow, Results, Story, Trial
 
 NO_VERDICT = "No verdict computed"
 
@@ -28,6 +29,15 @@ class Verdict:
     rationale: tuple[str, ...]
     warnings: tuple[str, ...]
     excluded: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class StoryView:
+    """The job as it was vs its rewrite, shown before the verdict (`analysis.story`)."""
+
+    headline: str
+    figures: tuple[KeyFigure, ...]
+    details: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -45,9 +55,37 @@ class Report:
     command: str
     footer: str
     attribution: tuple[Attribution, ...] = ()  # "why it is slow" (profiler.report.why)
+    story: StoryView | None = None  # first, when the run holds a job and its rewrite
 
 
 # --- verdict -----------------------------------------------------------------------------
+
+def story_view(story: Story | None) -> StoryView | None:
+    """The story's headline, its key numbers side by side (rewrite vs the job as it was), and
+    the details; None when there is no story."""
+    if story is None:
+        return None
+    b, r = story.baseline, story.rewrite
+    figures = []
+    if story.total:
+        figures += [
+            KeyFigure(f"Rewrite, {fmt.count(story.total)} records", fmt.duration(r.batch_s), r.config),
+            KeyFigure(f"As it was, {fmt.count(story.total)} records", fmt.duration(b.batch_s), b.config),
+            KeyFigure("Difference", fmt.signed_duration(story.delta_s)),
+        ]
+    else:
+        figures += [KeyFigure("Rewrite", fmt.rps(r.rps), r.config),
+                    KeyFigure("As it was", fmt.rps(b.rps), b.config)]
+    pairs = (("DB sessions at once", r.db_sessions_peak, b.db_sessions_peak, fmt.count),
+             ("Connections refused", r.db_refused, b.db_refused, fmt.count),
+             ("Server CPU per record", r.server_cpu_per_record_ms, b.server_cpu_per_record_ms, fmt.ms),
+             ("Client CPU per record", r.cpu_per_record_ms, b.cpu_per_record_ms, fmt.ms),
+             ("Loop lag p99", r.loop_lag_p99_ms, b.loop_lag_p99_ms, fmt.ms),
+             ("Records failed", r.error_rate, b.error_rate, fmt.pct))
+    figures += [KeyFigure(label, render(mine), f"vs {render(theirs)} as it was")
+                for label, mine, theirs, render in pairs if mine is not None or theirs is not None]
+    return StoryView(story.headline, tuple(figures), tuple(story.details))
+
 
 def recommended_prediction(results: Results) -> PredictionRow | None:
     return results.predictions.recommended if results.predictions else None
@@ -134,8 +172,11 @@ def report_warnings(results: Results, analysed: bool = False) -> tuple[str, ...]
 TRIAL_COLUMNS = (
     ("#", True), ("Model", False), ("N", True), ("Repeat", True), ("Status", False),
     ("Records", True), ("Errors", True), ("Wall", True), ("Throughput", True),
-    ("CPU", True), ("CPU per record", True), ("On CPU / run queue / waiting", False),
-    ("RSS peak", True), ("Threads", True), ("Connections", True), ("DB connections", True),
+    ("Full batch", True), ("Batch vs baseline", True),
+    ("CPU", True), ("CPU per record", True), ("Server CPU per record", True),
+    ("On CPU / run queue / waiting", False),
+    ("RSS peak", True), ("Threads", True), ("Client sockets", True), ("DB sessions", True),
+    ("DB refused", True), ("DB waits", False),
     ("Latency p50", True), ("Latency p99", True), ("Loop lag p99", True), ("Tasks peak", True),
     ("Notes", False),
 )
@@ -156,22 +197,41 @@ def _notes(t: Trial) -> str:
     return "; ".join(parts)
 
 
+def _waits(t: Trial) -> str:
+    """The database's active sessions by wait type, top two, as shares of the probe's samples."""
+    waits = t.probe_metrics.get("db_waits")
+    if not isinstance(waits, dict) or not waits:
+        return ""
+    total = sum(v for v in waits.values() if isinstance(v, int | float))
+    top = sorted(waits.items(), key=lambda kv: -kv[1])[:2]
+    return ", ".join(f"{k} {fmt.pct(v / total, 0)}" for k, v in top) if total else ""
+
+
 def trial_table(results: Results, id: str = "trials") -> Table:
     rec = results.recommendation
+    total = results.workload.total_records
+    reference = batch_baseline(results) if total else None
+    base_s = full_batch_s(total, reference.throughput_rps) if reference else None
     rows = []
     for i, t in enumerate(results.trials):
+        batch = full_batch_s(total, t.throughput_rps) if t.ok else None
+        delta = batch - base_s if batch is not None and base_s is not None else None
         cells = (
             num(str(i), i), Cell(t.model), num(fmt.concurrency(t.concurrency), t.concurrency or 10**9),
             num(str(t.repeat), t.repeat), Cell(t.status),
             num(fmt.count(t.records), t.records), num(fmt.count(t.errors), t.errors),
             num(fmt.seconds(t.wall_s), t.wall_s),
             num(fmt.rps(t.throughput_rps), t.throughput_rps) if t.ok else num(fmt.NA, None),
+            num(fmt.duration(batch), batch), num(fmt.signed_duration(delta), delta),
             num(fmt.cores(t.cpu_util), t.cpu_util),
-            num(fmt.ms(t.cpu_ms_per_record), t.cpu_ms_per_record), Cell(_split(t), css="nowrap"),
+            num(fmt.ms(t.cpu_ms_per_record), t.cpu_ms_per_record),
+            num(fmt.ms(t.server_cpu_ms_per_record), t.server_cpu_ms_per_record),
+            Cell(_split(t), css="nowrap"),
             num(fmt.mib(t.rss_peak_bytes), t.rss_peak_bytes),
             num(fmt.count(t.threads_peak), t.threads_peak),
             num(fmt.count(t.connections_peak), t.connections_peak),
             num(fmt.count(t.db_connections_peak), t.db_connections_peak),
+            num(fmt.count(t.db_refused), t.db_refused), Cell(_waits(t), css="nowrap"),
             num(fmt.ms(t.latency_p50_ms), t.latency_p50_ms),
             num(fmt.ms(t.latency_p99_ms), t.latency_p99_ms),
             num(fmt.ms(t.loop_lag_p99_ms), t.loop_lag_p99_ms),
@@ -180,11 +240,16 @@ def trial_table(results: Results, id: str = "trials") -> Table:
         recommended = t.ok and rec is not None and rec.names(t.model, t.concurrency)
         css = "failed" if not t.ok else "recommended" if recommended else ""
         rows.append(Row(cells, css, "the recommended configuration" if recommended else ""))
+    batch_note = (f" Full batch: {fmt.count(total)} records at the trial's throughput; batch vs "
+                  f"baseline: the difference to {reference.label}'s (the job as it was, else "
+                  "sequential)." if reference else "")
     return Table(id, tuple(c for c, _ in TRIAL_COLUMNS), tuple(rows),
                  tuple(n for _, n in TRIAL_COLUMNS), sortable=True, empty="no trials were run",
                  caption="One row per trial; click a column header to sort. Green: the "
                          "recommended configuration; red: trials that did not finish. CPU is "
-                         "cores busy (CPU seconds per wall second).")
+                         "cores busy (CPU seconds per wall second). Client sockets include "
+                         "connection attempts the server refused; DB sessions are the server's "
+                         "own count of sessions it admitted at once." + batch_note)
 
 
 def scaling_table(results: Results) -> Table:
@@ -270,4 +335,5 @@ def build_report(results: Results, plots: tuple[Plot, ...],
         command=results.command or "",
         footer=f"concur {results.tool_version}".strip(),
         attribution=attribution_views(results, exists),
+        story=story_view(results.story),
     )

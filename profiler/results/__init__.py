@@ -18,6 +18,8 @@ from profiler.results.sections import (
     Recommendation,
     ScalingFit,
     ScalingPoint,
+    Story,
+    StorySide,
     SweepEvent,
     TopFunction,
     YappiRow,
@@ -35,5 +37,5 @@ __all__ = [
     "READABLE_VERSIONS", "SCHEMA_VERSION", "TOOL_NAME", "TRIAL_COLUMNS", "TRIAL_STATUSES",
     "Attribution", "Classification", "Constraints", "Decomposition", "Environment", "Exclusion",
     "PredictionRow", "Predictions", "Recommendation", "Results", "ScalingFit", "ScalingPoint",
-    "Skipped", "SweepEvent", "TopFunction", "Trial", "WorkloadInfo", "YappiRow", "load_results",
+    "Skipped", "Story", "StorySide", "SweepEvent", "TopFunction", "Trial", "WorkloadInfo", "YappiRow", "load_results",
 ]

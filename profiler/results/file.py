@@ -22,6 +22,7 @@ from profiler.results.sections import (
     Predictions,
     Recommendation,
     ScalingFit,
+    Story,
     SweepEvent,
 )
 from profiler.results.trial import TRIAL_COLUMNS, Environment, Skipped, Trial, WorkloadInfo
@@ -46,6 +47,9 @@ class Results:
     predictions: Predictions | None = None
     sweep_log: list[SweepEvent] = field(default_factory=list)
     attribution: list[Attribution] = field(default_factory=list)
+    # The seed's question, first: the job as it was vs its rewrite (analysis.story), when
+    # the run holds both (a target with a sync and an async handle, a gate, a compare).
+    story: Story | None = None
     command: str = ""  # how to reproduce this run
     started_at: str = ""
     finished_at: str = ""

@@ -196,3 +196,44 @@ class Attribution:
     yappi_records: int | None = None
     python: str = ""
     pyspy_version: str = ""
+
+
+@dataclass
+class StorySide:
+    """One side of the story (the job as it was, or its rewrite) at its measured configuration.
+
+    Means over the configuration's repeats for rates; the worst repeat for sessions,
+    refusals and loop lag. Per-record CPU is per record attempted in the timed window."""
+
+    name: str  # "the thread pool (threads×4)", "the asyncio rewrite (gather over all records)"
+    config: str  # "threads×4"
+    model: str
+    concurrency: int
+    rps: float  # records that succeeded per second
+    batch_s: float | None  # total / rps: the full batch at this rate (None without a total)
+    db_sessions_peak: int | None  # sessions the database server admitted at once
+    db_refused: int | None  # connection attempts refused (per trial, worst repeat)
+    cpu_per_record_ms: float | None  # the client's (the job's process tree)
+    loop_lag_p99_ms: float | None
+    error_rate: float
+    repeats: int = 1
+    records_per_trial: int = 0
+    client_sockets_peak: int | None = None  # TCP sockets of the job's tree (refused ones too)
+    db_refused_source: str = ""  # "server log" or "client errors"
+    server_cpu_per_record_ms: float | None = None  # the database server's processes
+    top_waits: dict[str, float] = field(default_factory=dict)  # wait type → share of active samples
+    loop_overhead_cores: float | None = None  # event-loop bookkeeping (--attribution's yappi)
+
+
+@dataclass
+class Story:
+    """The seed's question answered for a baseline and its rewrite: how long the whole batch
+    takes each way, and why. Every number comes from the trials in the same results."""
+
+    total: int | None
+    baseline: StorySide
+    rewrite: StorySide
+    delta_s: float | None  # rewrite batch − baseline batch (positive: the rewrite is slower)
+    headline: str = ""
+    details: list[str] = field(default_factory=list)
+    server_shared: bool = False  # the server CPU is a shared server's (others' sessions in it)

@@ -67,7 +67,9 @@ class Trial(ModelAtN):
     workers: int = 1  # threads/processes running handlers (for time decomposition)
     errors_by_type: dict[str, int] = field(default_factory=dict)
     error_messages: dict[str, list[str]] = field(default_factory=dict)
-    db_connections_peak: int | None = None  # server-side, from the workload's probe
+    db_connections_peak: int | None = None  # sessions the server admitted at once (the probe)
+    db_refused: int | None = None  # connection attempts the server refused (the probe)
+    db_server_cpu_s: float | None = None  # CPU of the database server's processes (the probe)
     probe_metrics: dict[str, Any] = field(default_factory=dict)
     model_options: dict[str, Any] = field(default_factory=dict)  # e.g. dask scheduler, chunk
     model_metrics: dict[str, Any] = field(default_factory=dict)  # e.g. dask task overhead
@@ -89,12 +91,23 @@ class Trial(ModelAtN):
         return None if cpu is None or not self.records else cpu / self.records * 1000.0
 
     @property
+    def server_cpu_ms_per_record(self) -> float | None:
+        if self.db_server_cpu_s is None or not self.records:
+            return None
+        return self.db_server_cpu_s / self.records * 1000.0
+
+    @property
     def connections(self) -> int | None:
-        """Peak connections, the larger of the client-side and the server-side count: the
-        story concur exists for is a database drowning in connections, and a limit must be
-        judged on whichever side saw more."""
-        seen = [v for v in (self.connections_peak, self.db_connections_peak) if v is not None]
-        return max(seen) if seen else None
+        """Peak connections the job held: the sessions the database server admitted when a
+        probe counted them, else the client's TCP sockets. Not the larger of the two: a
+        refused attempt is a client socket for a moment, so under refusals the client count
+        runs to ~3× the sessions the server ever held; refusals are `db_refused`."""
+        return self.db_connections_peak if self.db_connections_peak is not None else self.connections_peak
+
+    @property
+    def connections_kind(self) -> str:
+        """What `connections` counts, for sentences: "database sessions" or "client sockets"."""
+        return "database sessions" if self.db_connections_peak is not None else "client sockets"
 
 
 TRIAL_COLUMNS = [f.name for f in fields(Trial)]
@@ -117,6 +130,7 @@ class WorkloadInfo:
     total_records: int | None = None
     input_file: str | None = None
     handle_kind: str = "sync"  # "sync", "async" or "both"
+    service: str = ""  # what the run started for the workload, e.g. "embedded PostgreSQL 18.6 …"
 
 
 @dataclass

@@ -31,6 +31,9 @@ class RunOptions:
     command: str = ""
     attribution: bool = False  # --attribution: py-spy/yappi passes after the sweep
     attribution_dir: str | None = None  # where their files go (default: beside json_path)
+    # Enter the workload's run-scoped service (Workload.service) around the run; False when
+    # the caller (the gate) already entered it for both of its sides.
+    start_services: bool = True
 
     def validate(self) -> None:
         if self.records is not None and self.records < 1:

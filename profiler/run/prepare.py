@@ -38,6 +38,7 @@ class Prepared:
     sample: list[Any]  # the first records, to check what each model can run
     available_records: int | None  # rows of --input; None = as many as asked
     model_options: dict[str, Any] = field(default_factory=dict)  # a broker to reach, …
+    service: str = ""  # what the run's service is (Workload.service), once it is running
 
     def cannot_run(self, model: str) -> str | None:
         found = get_model(model)
@@ -102,6 +103,7 @@ def new_results(prepared: Prepared, records: int, options: RunOptions) -> Result
             total_records=options.total,
             input_file=options.input_file,
             handle_kind=prepared.workload.handle_kind,
+            service=prepared.service,
         ),
         environment=environment(),
         command=options.command or default_command(prepared.target, options),

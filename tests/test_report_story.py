@@ -1,0 +1,80 @@
+"""The story is the first thing every renderer shows: terminal, index.html, summary.md, compare."""
+
+from __future__ import annotations
+
+import pytest
+
+from profiler.analysis import analyse
+from profiler.report.compare import render_compare
+from profiler.report.console import plain_console, print_summary
+from profiler.report.html import render_report
+from profiler.results import Results
+from tests.analysis_helpers import make_results, make_trial
+from tests.report_fixtures import Page
+from tests.test_analysis_story import seed_run
+
+
+@pytest.fixture
+def no_plots(monkeypatch):
+    monkeypatch.setattr("profiler.report.html.render_plots", lambda data, out_dir: ())
+    monkeypatch.setattr("profiler.report.compare.render_plots", lambda runs, out_dir: ())
+
+
+def analysed() -> Results:
+    return analyse(seed_run(), total_records=300_000)
+
+
+def test_the_report_opens_with_the_story_then_the_verdict(tmp_path, no_plots):
+    results = analysed()
+    html = render_report(results, tmp_path).read_text(encoding="utf-8")
+    assert html.index('id="story"') < html.index('id="verdict"')
+    text = Page(html).text
+    assert results.story.headline in text
+    assert "DB sessions at once 96 vs 4 as it was" in text
+    summary = (tmp_path / "summary.md").read_text(encoding="utf-8").splitlines()
+    assert summary[2] == f"**{results.story.headline}**"
+    assert summary.index(f"**{results.story.headline}**") < next(
+        i for i, line in enumerate(summary) if line.startswith("**Verdict:**"))
+
+
+def test_the_trial_table_gives_every_configurations_full_batch_and_its_difference(tmp_path, no_plots):
+    text = Page(render_report(analysed(), tmp_path).read_text(encoding="utf-8")).text
+    # asyncio×unbounded: 300,000 / 24 = 3 h 28 min, 3 h 20 min more than threads×4's 7 min 21 s
+    assert "24 records/s 3 h 28 min +3 h 20 min" in text
+    assert "680 records/s 7 min 21 s ±0 s" in text
+    assert "the difference to threads×4's (the job as it was" in text
+
+
+def test_the_terminal_prints_the_story_before_the_recommendation(capsys):
+    results = analysed()
+    print_summary(plain_console(), results)
+    out = " ".join(capsys.readouterr().out.split())
+    assert out.startswith(" ".join(results.story.headline.split()))
+    assert out.index("Per record (asyncio×unbounded vs threads×4)") < out.index("use threads×4")
+
+
+def test_a_compare_of_the_job_and_its_rewrite_tells_the_story_and_the_batch_difference(
+        tmp_path, no_plots):
+    pool = make_results(make_trial("threads", 16, throughput_rps=600.0, db_connections_peak=16),
+                        make_trial("threads", 16, throughput_rps=620.0, repeat=1, db_connections_peak=16),
+                        total_records=300_000)
+    rewrite = make_results(
+        make_trial("asyncio", 0, throughput_rps=60.0, db_connections_peak=96, db_refused=900,
+                   errors=900, loop_lag_p99_ms=800.0),
+        make_trial("asyncio", 0, throughput_rps=62.0, repeat=1, db_connections_peak=96,
+                   db_refused=880, errors=880, loop_lag_p99_ms=700.0),
+        total_records=300_000)
+    out = render_compare(pool, rewrite, tmp_path)
+    assert out.story is not None
+    assert out.lines()[0] == out.story.headline
+    # 300,000 records at the means of 61 and 610 records/s
+    assert out.story.headline.startswith("The asyncio rewrite (gather over all records) would take "
+                                         "1 h 21 min for 300,000 records vs 8 min 12 s for the "
+                                         "thread pool of 16 threads (+1 h 13 min)")
+    batch = out.delta("full_batch")
+    assert batch.change.endswith("(+1 h 13 min)") and batch.better == "baseline"
+    assert out.delta("db_refused").candidate == 890
+    html = out.index_path.read_text(encoding="utf-8")
+    assert html.index('id="story"') < html.index('id="verdict"')
+    assert (tmp_path / "summary.md").read_text(encoding="utf-8").splitlines()[2] == (
+        f"**{out.story.headline}**")
