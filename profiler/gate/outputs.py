@@ -10,6 +10,7 @@ import xml.etree.ElementTree as ET
 from rich.table import Table
 
 from profiler.gate.decision import GateOutcome
+from profiler.report.markdown import text as md_text
 
 
 def gate_table(outcome: GateOutcome) -> Table:
@@ -29,8 +30,8 @@ def gate_markdown(outcome: GateOutcome) -> str:
     lines = [
         f"## {icon} concur gate {'passed' if outcome.passed else 'failed'}",
         "",
-        f"Baseline **{b.config}** ({b.repeats} repeats) vs candidate **{c.config}** ({c.repeats} repeats); "
-        f"thresholds from {outcome.thresholds_source}.",
+        f"Baseline **{md_text(b.config)}** ({b.repeats} repeats) vs candidate **{md_text(c.config)}** "
+        f"({c.repeats} repeats); thresholds from {md_text(outcome.thresholds_source)}.",
         "",
         "| check | result | baseline | candidate | delta | threshold | note |",
         "|---|---|---|---|---|---|---|",

@@ -20,6 +20,7 @@ from profiler.analysis.configs import Config, best, group_configs
 from profiler.files import write_atomic
 from profiler.report.cells import Cell, KeyFigure, Pair, Plot, Row, Table
 from profiler.report.html import render_plots, render_template
+from profiler.report.markdown import text as md_text
 from profiler.report.plots import Run
 from profiler.report.views import build_verdict, environment, trial_table
 from profiler.results import Results, Trial
@@ -282,11 +283,13 @@ def _view(a: Results, b: Results, outcome: CompareOutcome, plots: tuple[Plot, ..
 
 
 def compare_markdown(outcome: CompareOutcome, headline: str | None = None) -> str:
-    base, cand = outcome.labels
-    lines = [f"### concur compare: {base} vs {cand}", "", f"**Verdict:** {headline or outcome.verdict}", ""]
+    base, cand = (md_text(label) for label in outcome.labels)
+    lines = [f"### concur compare: {base} vs {cand}", "",
+             f"**Verdict:** {md_text(headline or outcome.verdict)}", ""]
     if headline:
-        lines += [f"Throughput: {outcome.verdict}", ""]
-    lines += [f"| Metric | {base} ({outcome.baseline_config}) | {cand} ({outcome.candidate_config}) "
+        lines += [f"Throughput: {md_text(outcome.verdict)}", ""]
+    lines += [f"| Metric | {base} ({md_text(outcome.baseline_config)}) | {cand} "
+              f"({md_text(outcome.candidate_config)}) "
               "| Change | Judgement |", "|---|--:|--:|--:|---|"]
     for d in outcome.deltas:
         lines.append(f"| {d.name} | {d.render(d.baseline)} | {d.render(d.candidate)} | "
