@@ -5,15 +5,19 @@ code. Every `ConcurError` becomes one line on stderr, exit 2.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import functools
+import io
 import json
 import os
 import re
-import shlex
+import signal
 import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -41,12 +45,16 @@ from profiler.gate.measure import GateSpec, measure_sides
 from profiler.gate.outputs import gate_json, gate_junit, gate_markdown, gate_table
 from profiler.models import get_model
 from profiler.models.dask.options import model_options_from_flags
+from profiler.redact import command_line, redact
 from profiler.report.console import TerminalProgress, plain_console, print_summary, stderr_console
 from profiler.results import Constraints, Results, load_results
 from profiler.results.schema import to_data
-from profiler.run.options import DEFAULT_RECORDS, RunOptions
+from profiler.run.options import DEFAULT_RECORDS, RunOptions, positive
+from profiler.run.output import check_file, claim_folder
 from profiler.run.plan import parse_concurrency, parse_models
 from profiler.run.prepare import prepare
+from profiler.run.signals import HANDLED as HANDLED_SIGNALS
+from profiler.run.signals import Received, interrupt_on_signals, signal_name
 
 EXIT_OK = 0
 EXIT_GATE_FAILED = 1
@@ -109,6 +117,9 @@ class RunFlags:
     threads_per_worker: Annotated[int | None, typer.Option(help="dask: threads in each worker process of the local cluster (default 1).")] = None
 
     def options(self, out_dir: Path) -> RunOptions:
+        positive("--max-rss", self.max_rss_mib, "MiB")
+        positive("--max-connections", self.max_connections, "connections")
+        positive("--max-loop-lag-ms", self.max_loop_lag_ms, "milliseconds")
         models = parse_models(self.models)
         return RunOptions(
             models=models,
@@ -122,7 +133,7 @@ class RunFlags:
                 max_rss_bytes=int(self.max_rss_mib * 2**20) if self.max_rss_mib else None,
                 max_loop_lag_p99_ms=self.max_loop_lag_ms),
             json_path=str(self.json_path or out_dir / "results.json"),
-            command=shlex.join(["concur", *sys.argv[1:]]),
+            command=command_line(["concur", *sys.argv[1:]]),
             attribution=self.attribution, attribution_dir=str(out_dir),
         )
 
@@ -137,22 +148,31 @@ def run(flags: RunFlags) -> None:
     name = flags.target.rsplit(":", 1)[-1] if ":" in flags.target else Path(flags.target).stem
     out_dir = flags.out or default_out_dir(name)
     options = flags.options(out_dir)
-    export_workload_env(dsn=flags.dsn, records=flags.records, total=flags.total)
-    console = plain_console()
-    results = profile(flags.target, options, TerminalProgress(stderr_console(), quiet=flags.quiet))
-    if flags.json_path:
-        results.save(out_dir / "results.json")
-    print_summary(console, results)
-    if not flags.no_report:
-        # matplotlib loads only when a report is drawn
-        from profiler.report.html import render_report
+    options.validate()  # bad flags fail before any folder is made
+    if flags.json_path is not None and str(flags.json_path) != "-":
+        check_file(flags.json_path, "--json")
+    with claim_folder(out_dir):  # checked and locked before the first trial
+        export_workload_env(dsn=flags.dsn, records=flags.records, total=flags.total)
+        console = plain_console()
+        results = profile(flags.target, options, TerminalProgress(stderr_console(), quiet=flags.quiet))
+        if flags.json_path:
+            results.save(out_dir / "results.json")
+        print_summary(console, results)
+        if not flags.no_report:
+            # matplotlib loads only when a report is drawn
+            from profiler.report.html import render_report
 
-        console.print(f"report: {render_report(results, out_dir)}")
-    console.print(f"results: {options.json_path}")
+            console.print(f"report: {render_report(results, out_dir)}")
+        console.print(f"results: {options.json_path}")
     if results.interrupted:
         raise typer.Exit(EXIT_INTERRUPTED)
     if all_failed(results):
-        print("error: the workload failed in every trial (see the errors above)", file=sys.stderr)
+        counts: dict[str, int] = {}
+        for t in results.trials:
+            kind = t.status if not t.ok else "raised in every record"
+            counts[kind] = counts.get(kind, 0) + 1
+        how = ", ".join(f"{n} {kind}" for kind, n in counts.items())
+        _error(f"the workload failed in every trial ({how}; see the warnings above)", EXIT_ALL_FAILED)
         raise typer.Exit(EXIT_ALL_FAILED)
 
 
@@ -168,7 +188,8 @@ def report(
     from profiler.report.html import render_report  # matplotlib loads only when a report is drawn
 
     results = load_results(results_file)
-    index = render_report(results, out or results_file.parent, source_dir=results_file.parent)
+    with claim_folder(out or results_file.parent):
+        index = render_report(results, out or results_file.parent, source_dir=results_file.parent)
     plain_console().print(f"report: {index}")
 
 
@@ -182,7 +203,8 @@ def compare(
     from profiler.report.compare import render_compare  # matplotlib loads only when drawn
 
     a, b = load_results(baseline), load_results(candidate)
-    outcome = render_compare(a, b, out or default_out_dir("compare"))
+    with claim_folder(out or default_out_dir("compare")) as out_dir:
+        outcome = render_compare(a, b, out_dir)
     console = plain_console()
     for line in outcome.lines():
         console.print(line, markup=False)
@@ -223,8 +245,8 @@ class GateFlags:
         return load_thresholds(flags, config=self.config)
 
     def spec(self) -> GateSpec:
-        if self.repeat < 1:
-            raise ConcurError(f"--repeat must be ≥ 1, not {self.repeat}")
+        RunOptions(records=self.records, repeat=self.repeat, budget_s=self.budget,
+                   timeout_s=self.timeout).validate()  # the same words as `concur run`
         return GateSpec(self.baseline, self.candidate, parse_config(self.baseline_config),
                         parse_config(self.candidate_config), repeats=self.repeat,
                         budget_s=self.budget, records=self.records,
@@ -239,6 +261,18 @@ def gate(flags: GateFlags) -> None:
     """
     thresholds, source = flags.thresholds()
     spec = flags.spec()
+    for path, flag in ((flags.markdown, "--markdown"), (flags.junit, "--junit"), (flags.json_out, "--json")):
+        if path is not None and str(path) != "-":
+            check_file(path, flag)
+    out_dir = None if flags.no_report else flags.out or default_out_dir("gate")
+    with contextlib.ExitStack() as stack:
+        if out_dir is not None:
+            stack.enter_context(claim_folder(out_dir))
+        _gate(flags, thresholds, source, spec, out_dir)
+
+
+def _gate(flags: GateFlags, thresholds: Thresholds, source: str, spec: GateSpec,
+          out_dir: Path | None) -> None:
     a, b = measure_sides(spec, TerminalProgress(stderr_console(), quiet=flags.quiet))
     outcome = evaluate(side_from_results("baseline", a, spec.baseline_config),
                        side_from_results("candidate", b, spec.candidate_config), thresholds, source)
@@ -249,11 +283,11 @@ def gate(flags: GateFlags) -> None:
                        (flags.json_out, gate_json)):
         if path is not None:
             write_atomic(path, text(outcome))
-    if not flags.no_report:
+    if out_dir is not None:
         # matplotlib loads only when a report is drawn
         from profiler.report.compare import render_compare
 
-        compared = render_compare(a, b, flags.out or default_out_dir("gate"), headline=outcome.verdict())
+        compared = render_compare(a, b, out_dir, headline=outcome.verdict())
         console.print(f"report: {compared.index_path}")
     if not outcome.passed:
         raise typer.Exit(EXIT_GATE_FAILED)
@@ -278,9 +312,10 @@ def attribute(
         raise ConcurError(reason)
     prepare(target, RunOptions()).close()  # bad targets fail here, as one line
     out_dir = out or default_out_dir("attribution")
-    entry = run_attribution(target, model, concurrency, records, out_dir, seconds_hint=seconds,
-                            timeout_s=timeout)
-    write_atomic(out_dir / "attribution.json", json.dumps(to_data(entry), indent=1))
+    with claim_folder(out_dir):
+        entry = run_attribution(target, model, concurrency, records, out_dir, seconds_hint=seconds,
+                                timeout_s=timeout)
+        write_atomic(out_dir / "attribution.json", json.dumps(to_data(entry), indent=1))
     console = plain_console()
     console.print(f"{fmt.config(model, concurrency)}: why it is slow", style="bold")
     for line in explain(entry):
@@ -307,28 +342,147 @@ def scenarios() -> None:
         console.print(f"    $ {sc.command}", style="cyan", highlight=False, markup=False)
 
 
+class _Interrupted(Exception):
+    """A KeyboardInterrupt (Ctrl-C, or SIGTERM/SIGHUP as `Stopped`) that left a command,
+    carried past typer, which would turn it into a silent exit 130."""
+
+    def __init__(self, interrupt: KeyboardInterrupt) -> None:
+        super().__init__(str(interrupt))
+        self.interrupt = interrupt
+
+
+def _interruptible(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)  # typer reads the signature through __wrapped__
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except KeyboardInterrupt as exc:
+            raise _Interrupted(exc) from exc
+    return call
+
+
+for _info in app.registered_commands:
+    _info.callback = _interruptible(_info.callback) if _info.callback else None
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: run typer, turn every ConcurError into one line and its exit code."""
+    """Entry point: run typer; every way out is an exit code and at most one line on stderr.
+
+    ConcurError → its message (exit 2, or its own code); a usage error → one line; Ctrl-C,
+    SIGTERM, SIGHUP → the run stops as for Ctrl-C and exits 128 + the signal (130, 143,
+    129); a closed stdout (`| head -1`) → the run goes on and writes its report."""
+    with interrupt_on_signals() as received, _stdout_may_close():
+        code = _main(argv, received)
+    if received.signals:
+        # Stopping already; a further signal while the process exits has nothing left to
+        # stop and would only turn the exit into a traceback.
+        for sig in HANDLED_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
+    if code == EXIT_INTERRUPTED:
+        code = received.exit_code(EXIT_INTERRUPTED)
+    return code
+
+
+def _main(argv: list[str] | None, received: Received) -> int:
     try:
         code = app(args=argv, prog_name="concur", standalone_mode=False)
     except ConcurError as exc:
-        # One line, never wrapped or styled (drivers put SQL context on further lines).
-        print("error: " + " ".join(part.strip() for part in str(exc).splitlines() if part.strip()),
-              file=sys.stderr)
-        return exc.exit_code
+        return _error(str(exc), exc.exit_code)
+    except _Interrupted as exc:
+        return _interrupted(received, exc.interrupt)
     except typer.Exit as exc:
+        if isinstance(exc.__cause__, KeyboardInterrupt):  # typer's own wrapping of Ctrl-C
+            return _interrupted(received, exc.__cause__)
         return exc.exit_code
-    except KeyboardInterrupt:
-        stderr_console().print("interrupted")
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:
+        return _interrupted(received, exc)
     except Exception as exc:
         # Usage errors from typer's click (vendored in recent typer, a dependency in older):
-        # matched by shape, so either layout prints its one-line usage message.
-        if callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int):
-            exc.show()
+        # matched by shape, so either layout prints its one-line message.
+        if type(exc).__name__ == "NoArgsIsHelpError" and callable(getattr(exc, "show", None)):
+            exc.show()  # bare `concur`: the help is the answer
             return EXIT_USAGE
-        if type(exc).__name__ == "Abort":
-            return EXIT_INTERRUPTED
+        if callable(getattr(exc, "format_message", None)) and isinstance(getattr(exc, "exit_code", None), int):
+            ctx = getattr(exc, "ctx", None)
+            hint = f" (see {ctx.command_path} --help)" if ctx is not None else ""
+            return _error(f"{exc.format_message()}{hint}", EXIT_USAGE)
+        if type(exc).__name__ == "Abort":  # click's wrapping of a KeyboardInterrupt
+            cause = exc.__cause__ if isinstance(exc.__cause__, KeyboardInterrupt) else KeyboardInterrupt()
+            return _interrupted(received, cause)
+        if isinstance(exc, OSError) and exc.filename:  # a file the user named, unwritable
+            return _error(f"{exc.strerror or exc}: {exc.filename}", EXIT_USAGE)
         raise
     return code if isinstance(code, int) else EXIT_OK
 
+
+def _interrupted(received: Received, exc: KeyboardInterrupt) -> int:
+    """Interrupted outside the trials (the trials' own interruption is kept and reported
+    by the run): one line; what was already written stays."""
+    return _error(f"interrupted ({received.name or signal_name(exc)})", EXIT_INTERRUPTED, prefix="")
+
+
+def _error(message: str, code: int, prefix: str = "error: ") -> int:
+    """One line on stderr, never wrapped or styled (drivers put SQL context on further
+    lines), credentials redacted; returns `code`."""
+    line = " ".join(part.strip() for part in redact(message).splitlines() if part.strip())
+    with contextlib.suppress(OSError):
+        print(prefix + line, file=sys.stderr, flush=True)
+    return code
+
+
+class _ClosedPipeSafe(io.TextIOBase):
+    """stdout that outlives its reader: after `| head -1` leaves, output goes to /dev/null
+    (the report and results are still written) instead of a BrokenPipeError."""
+
+    def __init__(self, inner: io.TextIOBase) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)
+
+    def isatty(self) -> bool:
+        return self._inner.isatty()
+
+    def fileno(self) -> int:
+        return self._inner.fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self._inner, "encoding", "utf-8")
+
+    def write(self, text: str) -> int:
+        try:
+            return self._inner.write(text)
+        except BrokenPipeError:
+            self._to_devnull()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._inner.flush()
+        except BrokenPipeError:
+            self._to_devnull()
+
+    def _to_devnull(self) -> None:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, self._inner.fileno())
+        except (OSError, ValueError):  # no real descriptor (captured): nothing to redirect
+            pass
+        finally:
+            os.close(devnull)
+
+
+@contextlib.contextmanager
+def _stdout_may_close() -> Iterator[None]:
+    real = sys.stdout
+    if real is None or not hasattr(real, "fileno"):
+        yield
+        return
+    sys.stdout = _ClosedPipeSafe(real)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        sys.stdout = real
+        with contextlib.suppress(BrokenPipeError):
+            real.flush()

@@ -20,7 +20,7 @@ from typing import Any
 
 from profiler import format as fmt
 from profiler.analysis.configs import Config, best, find_config, group_configs
-from profiler.errors import ConfigError
+from profiler.errors import ConcurError, ConfigError
 from profiler.results import Results
 from profiler.stats import Comparison, compare
 
@@ -94,18 +94,29 @@ def parse_config(text: str | None) -> tuple[str, int] | None:
         raise ConfigError(f"a configuration is MODEL:N, e.g. threads:16 (not {text!r})") from None
 
 
+class SideFailed(ConcurError):
+    """A side could not run at all (every trial crashed, failed or raised): exit 3."""
+
+    exit_code = 3
+
+
 def side_from_results(label: str, results: Results, config: tuple[str, int] | None) -> Side:
-    """The side at its pinned configuration, else at its best (`analysis.configs.best`)."""
+    """The side at its pinned configuration, else at its best (`analysis.configs.best`).
+
+    A side whose trials all failed is `SideFailed` (exit 3, as the README says); a pinned
+    configuration the results never ran is the user's mistake (exit 2)."""
     configs = group_configs(results)
     if config is None:
         chosen = best(configs)
         if chosen is None:
-            raise ConfigError(f"{label}: no configuration completed with under 1 % errors; "
-                              "nothing to compare")
+            raise SideFailed(f"{label}: no configuration completed with under 1 % errors; "
+                             "nothing to compare")
     else:
         chosen = find_config(configs, *config)
         if chosen is None:
-            raise ConfigError(f"{label}: no successful trial of {config[0]}:{config[1]} in the results")
+            ran = any(t.key == config for t in results.trials)
+            raise (SideFailed if ran else ConfigError)(
+                f"{label}: no successful trial of {config[0]}:{config[1]} in the results")
     return Side.of(label, chosen)
 
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from profiler.analysis import analyse
 from profiler.analysis.configs import best, group_configs
 from profiler.api import profile
-from profiler.errors import ConcurError, ConfigError
+from profiler.errors import ConfigError
+from profiler.gate.decision import SideFailed
 from profiler.measure.session import Progress, Session, SilentProgress
 from profiler.measure.trial import TrialSpec
 from profiler.results import Results, load_results
@@ -22,12 +24,6 @@ from profiler.run.prepare import new_results, now_iso, prepare
 PROBE_RECORDS = 20
 TARGET_TRIAL_S = 1.0
 MIN_RECORDS = 50
-
-
-class SideFailed(ConcurError):
-    """A side could not run at all (every trial crashed or failed): exit 3."""
-
-    exit_code = 3
 
 
 @dataclass
@@ -73,6 +69,8 @@ def measure_sides(spec: GateSpec, progress: Progress | None = None) -> tuple[Res
         progress.note(f"{label}: sweeping {target} for its best configuration ({sweep_budget:.0f} s)")
         swept = profile(target, RunOptions(models=spec.models, budget_s=sweep_budget, timeout_s=spec.timeout_s),
                         progress)
+        if swept.interrupted:  # the sweep kept its trials for a report; the gate has no answer
+            raise KeyboardInterrupt
         top = best(group_configs(swept))
         if top is None:
             raise SideFailed(f"{label} {target}: no configuration ran without errors in the sweep")
@@ -85,7 +83,21 @@ def _interleave(spec: GateSpec, sides: dict[str, str], loaded: dict[str, Results
                 configs: dict[str, tuple[str, int]], rates: dict[str, float],
                 progress: Progress) -> tuple[Results, Results]:
     options = RunOptions(repeat=spec.repeats, timeout_s=spec.timeout_s)
-    prepared = {label: prepare(sides[label], options) for label in to_run}
+    prepared: dict[str, Any] = {}
+    try:
+        for label in to_run:
+            prepared[label] = prepare(sides[label], options)
+        return _measure_interleaved(spec, sides, loaded, to_run, configs, rates, progress,
+                                    options, prepared)
+    finally:
+        for p in prepared.values():
+            p.close()
+
+
+def _measure_interleaved(spec: GateSpec, sides: dict[str, str], loaded: dict[str, Results],
+                         to_run: list[str], configs: dict[str, tuple[str, int]],
+                         rates: dict[str, float], progress: Progress, options: RunOptions,
+                         prepared: dict[str, Any]) -> tuple[Results, Results]:
     sessions: dict[str, Session] = {}
     for label in to_run:
         results = new_results(prepared[label], 0, options)
@@ -121,6 +133,4 @@ def _interleave(spec: GateSpec, sides: dict[str, str], loaded: dict[str, Results
                              f"({', '.join(sorted({t.status_detail or f'{t.errors} errors' for t in results.trials}))})")
         analyse(results)
         loaded[label] = results
-    for p in prepared.values():
-        p.close()
     return loaded["baseline"], loaded["candidate"]

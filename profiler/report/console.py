@@ -94,9 +94,9 @@ def _recommended_prediction(results: Results) -> str | None:
 
 def trials_table(results: Results) -> Table:
     sizes = {t.records for t in results.trials}
-    per_trial = (f"{max(sizes):,} records per trial" if len(sizes) == 1
+    per_trial = ("no trials" if not sizes else f"{max(sizes):,} records per trial" if len(sizes) == 1
                  else f"{min(sizes):,}–{max(sizes):,} records per trial")
-    table = Table(title=f"concur: {results.workload.name} ({per_trial if sizes else 'no trials'})")
+    table = Table(title=f"concur: {results.workload.name} ({per_trial})")
     for col, justify in (("model", "left"), ("N", "right"), ("records/s", "right"),
                          ("cpu_util", "right"), ("RSS", "right"), ("conns", "right"),
                          ("loop lag p99", "right"), ("errors", "right"), ("status", "left")):
