@@ -103,7 +103,7 @@ class RunFlags:
     budget: Budget = DEFAULTS["budget"]
     input: Annotated[Path | None, typer.Option("--input", help="CSV, JSONL or Parquet file whose rows (as dicts) are the records.")] = None
     max_connections: Annotated[int | None, typer.Option(help="Recommend no configuration that opens more TCP connections than this.")] = None
-    max_rss_mib: Annotated[float | None, typer.Option("--max-rss", help="Recommend no configuration whose peak RSS exceeds this many MiB.")] = None
+    max_rss_mib: Annotated[float | None, typer.Option("--max-rss", help="Recommend no configuration whose peak RSS exceeds this many MiB, and stop any trial that passes it (default ceiling: 80 % of the memory available at the start).")] = None
     max_loop_lag_ms: Annotated[float, typer.Option(help="Event-loop lag p99 limit for loop models, ms.")] = 100.0
     timeout: Timeout = DEFAULTS["timeout"]
     out: Out = None
@@ -310,6 +310,8 @@ def attribute(
     reason = get_model(model).concurrency_error(concurrency)
     if reason:
         raise ConcurError(reason)
+    RunOptions(records=records, timeout_s=timeout).validate()
+    positive("--seconds", seconds, "seconds")
     prepare(target, RunOptions()).close()  # bad targets fail here, as one line
     out_dir = out or default_out_dir("attribution")
     with claim_folder(out_dir):
