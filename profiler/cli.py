@@ -1,23 +1,19 @@
 """The `concur` command. Thin: each command parses its flags (declared once, as a dataclass:
 `profiler.cli_flags`), calls one library function, prints, and returns a named exit
-code. Every `ConcurError` becomes one line on stderr, exit 2.
+code. Every way out is an exit code and at most one line on stderr (`profiler.cli_exit`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import functools
-import io
 import json
 import os
 import re
-import signal
 import sys
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -25,6 +21,13 @@ from profiler import format as fmt
 from profiler.api import profile
 from profiler.attribution import attribute as run_attribution
 from profiler.attribution import explain
+from profiler.cli_exit import (
+    EXIT_ALL_FAILED,
+    EXIT_GATE_FAILED,
+    EXIT_INTERRUPTED,
+    error_line,
+    run_app,
+)
 from profiler.cli_flags import (
     DEFAULTS,
     Budget,
@@ -45,7 +48,7 @@ from profiler.gate.measure import GateSpec, measure_sides
 from profiler.gate.outputs import gate_json, gate_junit, gate_markdown, gate_table
 from profiler.models import get_model
 from profiler.models.dask.options import model_options_from_flags
-from profiler.redact import command_line, redact
+from profiler.redact import command_line
 from profiler.report.console import TerminalProgress, plain_console, print_summary, stderr_console
 from profiler.results import Constraints, Results, load_results
 from profiler.results.schema import to_data
@@ -53,14 +56,6 @@ from profiler.run.options import DEFAULT_RECORDS, RunOptions, positive
 from profiler.run.output import check_file, claim_folder
 from profiler.run.plan import parse_concurrency, parse_models
 from profiler.run.prepare import prepare
-from profiler.run.signals import HANDLED as HANDLED_SIGNALS
-from profiler.run.signals import Received, interrupt_on_signals, signal_name
-
-EXIT_OK = 0
-EXIT_GATE_FAILED = 1
-EXIT_USAGE = 2
-EXIT_ALL_FAILED = 3
-EXIT_INTERRUPTED = 130
 
 app = typer.Typer(
     name="concur",
@@ -172,7 +167,7 @@ def run(flags: RunFlags) -> None:
             kind = t.status if not t.ok else "raised in every record"
             counts[kind] = counts.get(kind, 0) + 1
         how = ", ".join(f"{n} {kind}" for kind, n in counts.items())
-        _error(f"the workload failed in every trial ({how}; see the warnings above)", EXIT_ALL_FAILED)
+        error_line(f"the workload failed in every trial ({how}; see the warnings above)", EXIT_ALL_FAILED)
         raise typer.Exit(EXIT_ALL_FAILED)
 
 
@@ -344,147 +339,6 @@ def scenarios() -> None:
         console.print(f"    $ {sc.command}", style="cyan", highlight=False, markup=False)
 
 
-class _Interrupted(Exception):
-    """A KeyboardInterrupt (Ctrl-C, or SIGTERM/SIGHUP as `Stopped`) that left a command,
-    carried past typer, which would turn it into a silent exit 130."""
-
-    def __init__(self, interrupt: KeyboardInterrupt) -> None:
-        super().__init__(str(interrupt))
-        self.interrupt = interrupt
-
-
-def _interruptible(fn: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(fn)  # typer reads the signature through __wrapped__
-    def call(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except KeyboardInterrupt as exc:
-            raise _Interrupted(exc) from exc
-    return call
-
-
-for _info in app.registered_commands:
-    _info.callback = _interruptible(_info.callback) if _info.callback else None
-
-
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: run typer; every way out is an exit code and at most one line on stderr.
-
-    ConcurError → its message (exit 2, or its own code); a usage error → one line; Ctrl-C,
-    SIGTERM, SIGHUP → the run stops as for Ctrl-C and exits 128 + the signal (130, 143,
-    129); a closed stdout (`| head -1`) → the run goes on and writes its report."""
-    with interrupt_on_signals() as received, _stdout_may_close():
-        code = _main(argv, received)
-    if received.signals:
-        # Stopping already; a further signal while the process exits has nothing left to
-        # stop and would only turn the exit into a traceback.
-        for sig in HANDLED_SIGNALS:
-            signal.signal(sig, signal.SIG_IGN)
-    if code == EXIT_INTERRUPTED:
-        code = received.exit_code(EXIT_INTERRUPTED)
-    return code
-
-
-def _main(argv: list[str] | None, received: Received) -> int:
-    try:
-        code = app(args=argv, prog_name="concur", standalone_mode=False)
-    except ConcurError as exc:
-        return _error(str(exc), exc.exit_code)
-    except _Interrupted as exc:
-        return _interrupted(received, exc.interrupt)
-    except typer.Exit as exc:
-        if isinstance(exc.__cause__, KeyboardInterrupt):  # typer's own wrapping of Ctrl-C
-            return _interrupted(received, exc.__cause__)
-        return exc.exit_code
-    except KeyboardInterrupt as exc:
-        return _interrupted(received, exc)
-    except Exception as exc:
-        # Usage errors from typer's click (vendored in recent typer, a dependency in older):
-        # matched by shape, so either layout prints its one-line message.
-        if type(exc).__name__ == "NoArgsIsHelpError" and callable(getattr(exc, "show", None)):
-            exc.show()  # bare `concur`: the help is the answer
-            return EXIT_USAGE
-        if callable(getattr(exc, "format_message", None)) and isinstance(getattr(exc, "exit_code", None), int):
-            ctx = getattr(exc, "ctx", None)
-            hint = f" (see {ctx.command_path} --help)" if ctx is not None else ""
-            return _error(f"{exc.format_message()}{hint}", EXIT_USAGE)
-        if type(exc).__name__ == "Abort":  # click's wrapping of a KeyboardInterrupt
-            cause = exc.__cause__ if isinstance(exc.__cause__, KeyboardInterrupt) else KeyboardInterrupt()
-            return _interrupted(received, cause)
-        if isinstance(exc, OSError) and exc.filename:  # a file the user named, unwritable
-            return _error(f"{exc.strerror or exc}: {exc.filename}", EXIT_USAGE)
-        raise
-    return code if isinstance(code, int) else EXIT_OK
-
-
-def _interrupted(received: Received, exc: KeyboardInterrupt) -> int:
-    """Interrupted outside the trials (the trials' own interruption is kept and reported
-    by the run): one line; what was already written stays."""
-    return _error(f"interrupted ({received.name or signal_name(exc)})", EXIT_INTERRUPTED, prefix="")
-
-
-def _error(message: str, code: int, prefix: str = "error: ") -> int:
-    """One line on stderr, never wrapped or styled (drivers put SQL context on further
-    lines), credentials redacted; returns `code`."""
-    line = " ".join(part.strip() for part in redact(message).splitlines() if part.strip())
-    with contextlib.suppress(OSError):
-        print(prefix + line, file=sys.stderr, flush=True)
-    return code
-
-
-class _ClosedPipeSafe(io.TextIOBase):
-    """stdout that outlives its reader: after `| head -1` leaves, output goes to /dev/null
-    (the report and results are still written) instead of a BrokenPipeError."""
-
-    def __init__(self, inner: io.TextIOBase) -> None:
-        self._inner = inner
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._inner, name)
-
-    def isatty(self) -> bool:
-        return self._inner.isatty()
-
-    def fileno(self) -> int:
-        return self._inner.fileno()
-
-    @property
-    def encoding(self) -> str:  # type: ignore[override]
-        return getattr(self._inner, "encoding", "utf-8")
-
-    def write(self, text: str) -> int:
-        try:
-            return self._inner.write(text)
-        except BrokenPipeError:
-            self._to_devnull()
-            return len(text)
-
-    def flush(self) -> None:
-        try:
-            self._inner.flush()
-        except BrokenPipeError:
-            self._to_devnull()
-
-    def _to_devnull(self) -> None:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        try:
-            os.dup2(devnull, self._inner.fileno())
-        except (OSError, ValueError):  # no real descriptor (captured): nothing to redirect
-            pass
-        finally:
-            os.close(devnull)
-
-
-@contextlib.contextmanager
-def _stdout_may_close() -> Iterator[None]:
-    real = sys.stdout
-    if real is None or not hasattr(real, "fileno"):
-        yield
-        return
-    sys.stdout = _ClosedPipeSafe(real)  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        sys.stdout = real
-        with contextlib.suppress(BrokenPipeError):
-            real.flush()
+    """Entry point: `concur` (see `profiler.cli_exit` for how it always ends)."""
+    return run_app(app, argv)
