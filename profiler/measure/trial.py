@@ -108,9 +108,7 @@ def run_trial(spec: TrialSpec, probe: Any = None) -> TrialOutcome:
                 break
             if kind == _DIED:
                 status = "crashed"
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    proc.wait(KILL_GRACE_S)
-                detail = f"trial process died ({describe_exit(proc.returncode)})"
+                detail = f"trial process died ({describe_exit(_wait_exit(proc, KILL_GRACE_S))})"
                 break
             if kind == _OVER_MEMORY:
                 status = "over-memory"
@@ -180,7 +178,7 @@ def _recv(conn: Any, proc: Any, deadline: float, over_memory: Any) -> tuple[Any,
                 return conn.recv()
             except (EOFError, OSError):
                 return (_DIED,)
-        if proc.poll() is not None and not conn.poll(0):
+        if _exit_status(proc) is not None and not conn.poll(0):
             return (_DIED,)
         rss = over_memory()
         if rss is not None:
@@ -229,11 +227,9 @@ def _kill_tree(proc: Any, grace_s: float) -> None:
         family = [*root.children(recursive=True), root]
     except psutil.Error:
         family = []
-    end = time.monotonic() + grace_s
-    while time.monotonic() < end and not _exited(proc.pid):
-        time.sleep(0.01)
-    # The child is not reaped yet, so its pid still names its group: no other group can
-    # have taken the number.
+    _wait_exit(proc, grace_s)
+    # The child is not reaped yet (only WNOWAIT looked at it), so its pid still names its
+    # group: no other group can have taken the number.
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
     for p in family:
@@ -244,12 +240,24 @@ def _kill_tree(proc: Any, grace_s: float) -> None:
         proc.wait(5)
 
 
-def _exited(pid: int) -> bool:
-    """True once the child has exited, without reaping it (WNOWAIT)."""
+def _exit_status(proc: Any) -> int | None:
+    """The child's exit as Popen.returncode says it (negative: the signal that killed it),
+    read without reaping it (WNOWAIT); None while it runs."""
     try:
-        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
-    except ChildProcessError:
-        return True
+        done = os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:  # reaped already
+        return proc.returncode if proc.returncode is not None else 0
+    if done is None:
+        return None
+    return done.si_status if done.si_code == os.CLD_EXITED else -done.si_status
+
+
+def _wait_exit(proc: Any, timeout_s: float) -> int | None:
+    """Wait up to `timeout_s` for the child to exit, without reaping it; its exit status."""
+    end = time.monotonic() + timeout_s
+    while (status := _exit_status(proc)) is None and time.monotonic() < end:
+        time.sleep(0.01)
+    return status
 
 
 def _build(spec: TrialSpec, status: str, detail: str, result: dict[str, Any] | None,
