@@ -34,7 +34,7 @@ class Tally:
     latencies_s: list[float] = field(default_factory=list)
     errors: Counter[str] = field(default_factory=Counter)
     messages: dict[str, list[str]] = field(default_factory=dict)
-    unmeasured: int = 0  # records counted as errors without a latency (a task that never ran)
+    timed_errors: int = 0  # errors that also have a latency (the rest never ran: a task died)
     teardown_errors: list[str] = field(default_factory=list)  # "Type: message", distinct
 
     def ok(self, seconds: float) -> None:
@@ -42,11 +42,12 @@ class Tally:
 
     def error(self, exc: BaseException, seconds: float) -> None:
         self.latencies_s.append(seconds)
+        self.timed_errors += 1
         self._count(type(exc).__name__, 1, str(exc))
 
     def lost(self, kind: str, count: int, message: str) -> None:
-        """`count` records that failed without being timed (their worker or task died)."""
-        self.unmeasured += count
+        """`count` records that failed without being timed (their worker or task died).
+        (Adding to `errors` directly means the same: an error without a latency.)"""
         self._count(kind, count, message)
 
     def _count(self, kind: str, count: int, message: str) -> None:
@@ -57,8 +58,9 @@ class Tally:
 
     @property
     def outcomes(self) -> int:
-        """Records this tally accounts for, succeeded or failed."""
-        return len(self.latencies_s) + self.unmeasured
+        """Records this tally accounts for: every timed one (succeeded or failed) and every
+        error counted without a latency."""
+        return len(self.latencies_s) + sum(self.errors.values()) - self.timed_errors
 
     def teardown_failed(self, exc: BaseException) -> None:
         text = redact(f"{type(exc).__name__}: {exc}")[:300]
@@ -68,7 +70,7 @@ class Tally:
     def merge(self, other: Tally) -> None:
         self.latencies_s.extend(other.latencies_s)
         self.errors.update(other.errors)
-        self.unmeasured += other.unmeasured
+        self.timed_errors += other.timed_errors
         for kind, msgs in other.messages.items():
             mine = self.messages.setdefault(kind, [])
             mine.extend(msgs[: MAX_MESSAGES_PER_TYPE - len(mine)])
@@ -77,14 +79,14 @@ class Tally:
                 self.teardown_errors.append(text)
 
     def to_wire(self) -> tuple[Any, ...]:
-        return self.latencies_s, dict(self.errors), self.messages, self.unmeasured, self.teardown_errors
+        return self.latencies_s, dict(self.errors), self.messages, self.timed_errors, self.teardown_errors
 
     @classmethod
     def from_wire(cls, wire: tuple[Any, ...]) -> Tally:
-        lat, errs, msgs, *rest = wire  # older 3-item wires have no unmeasured or teardown
-        unmeasured = rest[0] if rest else 0
+        lat, errs, msgs, *rest = wire  # a 3-item wire: errors timed as far as latencies go
+        timed = rest[0] if rest else min(sum(errs.values()), len(lat))
         teardown = rest[1] if len(rest) > 1 else []
-        return cls(list(lat), Counter(errs), {k: list(v) for k, v in msgs.items()}, unmeasured,
+        return cls(list(lat), Counter(errs), {k: list(v) for k, v in msgs.items()}, timed,
                    list(teardown))
 
 
