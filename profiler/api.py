@@ -21,6 +21,7 @@ from profiler.run.options import DEFAULT_RECORDS, RunOptions
 from profiler.run.plan import explicit_grid
 from profiler.run.prepare import Prepared, new_results, now_iso, prepare
 from profiler.run.service import run_services
+from profiler.run.signals import signal_name
 from profiler.run.sweep import Sweep
 
 MIN_SWEEP_BUDGET_S = 10.0  # a service slower than the budget still leaves the sweep this much
@@ -37,10 +38,10 @@ def profile(target: str, options: RunOptions | None = None, progress: Progress |
     """
     options = replace(options, **kwargs) if options else RunOptions(**kwargs)
     options.validate()
-    prepared = prepare(target, options)
     progress = progress or SilentProgress()
+    prepared = prepare(target, options)
     services = [prepared.workload] if options.start_services else []
-    try:
+    try:  # from here every way out removes prepare's temp file and stops the run's service
         started = time.monotonic()
         with run_services(services, progress) as described:
             prepared.service = "; ".join(described)
@@ -87,9 +88,9 @@ def measure(prepared: Prepared, options: RunOptions, progress: Progress) -> Resu
             for repeat in range(options.repeat):
                 for model, n in grid.pairs:
                     session.run(prepared.spec(options, model, n, records, repeat), planned)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP under the CLI (run.signals)
         results.interrupted = True
-        progress.note("interrupted: keeping the trials measured so far")
+        progress.note(f"interrupted ({signal_name(exc)}): keeping the trials measured so far")
     if results.trials:  # the sweep sizes each trial to ~1 s: report the largest
         results.workload.records_per_trial = max(t.records for t in results.trials)
     results.finished_at = now_iso()

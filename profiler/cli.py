@@ -1,15 +1,15 @@
 """The `concur` command. Thin: each command parses its flags (declared once, as a dataclass:
 `profiler.cli_flags`), calls one library function, prints, and returns a named exit
-code. Every `ConcurError` becomes one line on stderr, exit 2.
+code. Every way out is an exit code and at most one line on stderr (`profiler.cli_exit`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
 import re
-import shlex
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +21,13 @@ from profiler import format as fmt
 from profiler.api import profile
 from profiler.attribution import attribute as run_attribution
 from profiler.attribution import explain
+from profiler.cli_exit import (
+    EXIT_ALL_FAILED,
+    EXIT_GATE_FAILED,
+    EXIT_INTERRUPTED,
+    error_line,
+    run_app,
+)
 from profiler.cli_flags import (
     DEFAULTS,
     DSN,
@@ -42,18 +49,14 @@ from profiler.gate.decision import Thresholds, judge, parse_config
 from profiler.gate.measure import GateSpec, measure_sides
 from profiler.gate.outputs import gate_json, gate_junit, gate_markdown, gate_table
 from profiler.models import get_model, model_options_from_flags
+from profiler.redact import command_line
 from profiler.report.console import TerminalProgress, plain_console, print_summary, stderr_console
 from profiler.results import Constraints, Results, load_results
 from profiler.results.schema import to_data
-from profiler.run.options import DEFAULT_RECORDS, RunOptions
+from profiler.run.options import DEFAULT_RECORDS, RunOptions, positive
+from profiler.run.output import check_file, claim_folder
 from profiler.run.plan import parse_concurrency, parse_models
 from profiler.run.prepare import prepare
-
-EXIT_OK = 0
-EXIT_GATE_FAILED = 1
-EXIT_USAGE = 2
-EXIT_ALL_FAILED = 3
-EXIT_INTERRUPTED = 130
 
 app = typer.Typer(
     name="concur",
@@ -101,7 +104,7 @@ class RunFlags:
     budget: Budget = DEFAULTS["budget"]
     input: Annotated[Path | None, typer.Option("--input", help="CSV, JSONL or Parquet file whose rows (as dicts) are the records.")] = None
     max_connections: Annotated[int | None, typer.Option(help="Recommend no configuration that opens more TCP connections than this.")] = None
-    max_rss_mib: Annotated[float | None, typer.Option("--max-rss", help="Recommend no configuration whose peak RSS exceeds this many MiB.")] = None
+    max_rss_mib: Annotated[float | None, typer.Option("--max-rss", help="Recommend no configuration whose peak RSS exceeds this many MiB, and stop any trial that passes it (default ceiling: 80 % of the memory available at the start).")] = None
     max_loop_lag_ms: Annotated[float, typer.Option(help="Event-loop lag p99 limit for loop models, ms.")] = 100.0
     timeout: Timeout = DEFAULTS["timeout"]
     out: Out = None
@@ -117,6 +120,9 @@ class RunFlags:
     broker: Annotated[str | None, typer.Option(help="celery: the broker, redis://HOST:PORT/DB or amqp://USER:PASS@HOST:PORT// (default redis://127.0.0.1:6379/0 when it answers, else celery is skipped).")] = None
 
     def options(self, out_dir: Path) -> RunOptions:
+        positive("--max-rss", self.max_rss_mib, "MiB")
+        positive("--max-connections", self.max_connections, "connections")
+        positive("--max-loop-lag-ms", self.max_loop_lag_ms, "milliseconds")
         models = parse_models(self.models)
         return RunOptions(
             models=models,
@@ -131,7 +137,7 @@ class RunFlags:
                 max_rss_bytes=int(self.max_rss_mib * 2**20) if self.max_rss_mib else None,
                 max_loop_lag_p99_ms=self.max_loop_lag_ms),
             json_path=str(self.json_path or out_dir / "results.json"),
-            command=shlex.join(["concur", *sys.argv[1:]]),
+            command=command_line(["concur", *sys.argv[1:]]),
             attribution=self.attribution, attribution_dir=str(out_dir),
         )
 
@@ -146,23 +152,32 @@ def run(flags: RunFlags) -> None:
     name = flags.target.rsplit(":", 1)[-1] if ":" in flags.target else Path(flags.target).stem
     out_dir = flags.out or default_out_dir(name)
     options = flags.options(out_dir)
-    export_workload_env(dsn=flags.dsn, records=flags.records, total=flags.total,
-                        db_max_connections=flags.db_max_connections)
-    console = plain_console()
-    results = profile(flags.target, options, TerminalProgress(stderr_console(), quiet=flags.quiet))
-    if flags.json_path:
-        results.save(out_dir / "results.json")
-    print_summary(console, results)
-    if not flags.no_report:
-        # matplotlib loads only when a report is drawn
-        from profiler.report.html import render_report
+    options.validate()  # bad flags fail before any folder is made
+    if flags.json_path is not None and str(flags.json_path) != "-":
+        check_file(flags.json_path, "--json")
+    with claim_folder(out_dir):  # checked and locked before the first trial
+        export_workload_env(dsn=flags.dsn, records=flags.records, total=flags.total,
+                            db_max_connections=flags.db_max_connections)
+        console = plain_console()
+        results = profile(flags.target, options, TerminalProgress(stderr_console(), quiet=flags.quiet))
+        if flags.json_path:
+            results.save(out_dir / "results.json")
+        print_summary(console, results)
+        if not flags.no_report:
+            # matplotlib loads only when a report is drawn
+            from profiler.report.html import render_report
 
-        console.print(f"report: {render_report(results, out_dir)}")
-    console.print(f"results: {options.json_path}")
+            console.print(f"report: {render_report(results, out_dir)}")
+        console.print(f"results: {options.json_path}")
     if results.interrupted:
         raise typer.Exit(EXIT_INTERRUPTED)
     if all_failed(results):
-        print("error: the workload failed in every trial (see the errors above)", file=sys.stderr)
+        counts: dict[str, int] = {}
+        for t in results.trials:
+            kind = t.status if not t.ok else "raised in every record"
+            counts[kind] = counts.get(kind, 0) + 1
+        how = ", ".join(f"{n} {kind}" for kind, n in counts.items())
+        error_line(f"the workload failed in every trial ({how}; see the warnings above)", EXIT_ALL_FAILED)
         raise typer.Exit(EXIT_ALL_FAILED)
 
 
@@ -178,7 +193,8 @@ def report(
     from profiler.report.html import render_report  # matplotlib loads only when a report is drawn
 
     results = load_results(results_file)
-    index = render_report(results, out or results_file.parent, source_dir=results_file.parent)
+    with claim_folder(out or results_file.parent):
+        index = render_report(results, out or results_file.parent, source_dir=results_file.parent)
     plain_console().print(f"report: {index}")
 
 
@@ -192,7 +208,8 @@ def compare(
     from profiler.report.compare import render_compare  # matplotlib loads only when drawn
 
     a, b = load_results(baseline), load_results(candidate)
-    outcome = render_compare(a, b, out or default_out_dir("compare"))
+    with claim_folder(out or default_out_dir("compare")) as out_dir:
+        outcome = render_compare(a, b, out_dir)
     console = plain_console()
     for line in outcome.lines():
         console.print(line, markup=False)
@@ -236,8 +253,8 @@ class GateFlags:
         return load_thresholds(flags, config=self.config)
 
     def spec(self) -> GateSpec:
-        if self.repeat < 1:
-            raise ConcurError(f"--repeat must be ≥ 1, not {self.repeat}")
+        RunOptions(records=self.records, repeat=self.repeat, budget_s=self.budget,
+                   timeout_s=self.timeout).validate()  # the same words as `concur run`
         return GateSpec(self.baseline, self.candidate, parse_config(self.baseline_config),
                         parse_config(self.candidate_config), repeats=self.repeat,
                         budget_s=self.budget, records=self.records,
@@ -253,6 +270,18 @@ def gate(flags: GateFlags) -> None:
     """
     thresholds, source = flags.thresholds()
     spec = flags.spec()
+    for path, flag in ((flags.markdown, "--markdown"), (flags.junit, "--junit"), (flags.json_out, "--json")):
+        if path is not None and str(path) != "-":
+            check_file(path, flag)
+    out_dir = None if flags.no_report else flags.out or default_out_dir("gate")
+    with contextlib.ExitStack() as stack:
+        if out_dir is not None:
+            stack.enter_context(claim_folder(out_dir))
+        _gate(flags, thresholds, source, spec, out_dir)
+
+
+def _gate(flags: GateFlags, thresholds: Thresholds, source: str, spec: GateSpec,
+          out_dir: Path | None) -> None:
     export_workload_env(dsn=flags.dsn, records=None, total=flags.total,
                         db_max_connections=flags.db_max_connections)
     a, b, chosen = measure_sides(spec, TerminalProgress(stderr_console(), quiet=flags.quiet))
@@ -272,11 +301,11 @@ def gate(flags: GateFlags) -> None:
                        (flags.json_out, gate_json)):
         if path is not None:
             write_atomic(path, text(outcome))
-    if not flags.no_report:
+    if out_dir is not None:
         # matplotlib loads only when a report is drawn
         from profiler.report.compare import render_compare
 
-        compared = render_compare(a, b, flags.out or default_out_dir("gate"), headline=outcome.verdict())
+        compared = render_compare(a, b, out_dir, headline=outcome.verdict())
         console.print(f"report: {compared.index_path}")
     if not outcome.passed:
         raise typer.Exit(EXIT_GATE_FAILED)
@@ -299,11 +328,14 @@ def attribute(
     reason = get_model(model).concurrency_error(concurrency)
     if reason:
         raise ConcurError(reason)
+    RunOptions(records=records, timeout_s=timeout).validate()
+    positive("--seconds", seconds, "seconds")
     prepare(target, RunOptions()).close()  # bad targets fail here, as one line
     out_dir = out or default_out_dir("attribution")
-    entry = run_attribution(target, model, concurrency, records, out_dir, seconds_hint=seconds,
-                            timeout_s=timeout)
-    write_atomic(out_dir / "attribution.json", json.dumps(to_data(entry), indent=1))
+    with claim_folder(out_dir):
+        entry = run_attribution(target, model, concurrency, records, out_dir, seconds_hint=seconds,
+                                timeout_s=timeout)
+        write_atomic(out_dir / "attribution.json", json.dumps(to_data(entry), indent=1))
     console = plain_console()
     console.print(f"{fmt.config(model, concurrency)}: why it is slow", style="bold")
     for line in explain(entry):
@@ -331,27 +363,5 @@ def scenarios() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: run typer, turn every ConcurError into one line and its exit code."""
-    try:
-        code = app(args=argv, prog_name="concur", standalone_mode=False)
-    except ConcurError as exc:
-        # One line, never wrapped or styled (drivers put SQL context on further lines).
-        print("error: " + " ".join(part.strip() for part in str(exc).splitlines() if part.strip()),
-              file=sys.stderr)
-        return exc.exit_code
-    except typer.Exit as exc:
-        return exc.exit_code
-    except KeyboardInterrupt:
-        stderr_console().print("interrupted")
-        return EXIT_INTERRUPTED
-    except Exception as exc:
-        # Usage errors from typer's click (vendored in recent typer, a dependency in older):
-        # matched by shape, so either layout prints its one-line usage message.
-        if callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int):
-            exc.show()
-            return EXIT_USAGE
-        if type(exc).__name__ == "Abort":
-            return EXIT_INTERRUPTED
-        raise
-    return code if isinstance(code, int) else EXIT_OK
-
+    """Entry point: `concur` (see `profiler.cli_exit` for how it always ends)."""
+    return run_app(app, argv)

@@ -1,33 +1,37 @@
-"""Writing files so that no reader ever sees half of one."""
+"""Writing files so that no reader ever sees half of one, nor a credential."""
 
 from __future__ import annotations
 
+import contextlib
 import os
-import tempfile
+import threading
 from pathlib import Path
+
+from profiler.redact import redact
 
 
 def write_atomic(path: str | os.PathLike[str], text: str | bytes) -> Path:
-    """Write a file so a reader never sees half of it: temp file in the folder, then rename."""
+    """Write a file so a reader never sees half of it: temp file in the folder, then rename.
+
+    Text is redacted on the way (`profiler.redact`): whatever a report or a results file
+    quotes (a command line, a driver's error), no password reaches the disk.
+
+    The temp file's name is chosen before it exists (pid and thread make it unique), so
+    an interrupt landing anywhere, even between the file's creation and the return of
+    the call that created it, still finds and removes it: no `.name.tmp` is left behind.
+    """
     p = Path(path)
+    data = redact(text).encode("utf-8") if isinstance(text, str) else text
     p.parent.mkdir(parents=True, exist_ok=True)
-    mode = "wb" if isinstance(text, bytes) else "w"
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=p.parent)
+    tmp = p.parent / f".{p.name}.{os.getpid()}-{threading.get_ident()}.tmp"
     try:
-        with os.fdopen(fd, mode, **({} if mode == "wb" else {"encoding": "utf-8"})) as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a report is for others to read
+        # 0o666 less the umask: a report is for others to read, as any file the user writes
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW, 0o666)
+        with open(fd, "wb") as fh:
+            fh.write(data)
         os.replace(tmp, p)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise
     return p
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

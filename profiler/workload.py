@@ -224,6 +224,8 @@ def _import_target(base: str) -> Any:
         raise WorkloadError(f"syntax error in {exc.filename}, line {exc.lineno}: {exc.msg}") from None
     except Exception as exc:  # the user's module raised at import time
         raise WorkloadError(f"importing {base} raised {type(exc).__name__}: {exc}") from None
+    except SystemExit as exc:
+        raise WorkloadError(_exited_at_import(base, exc)) from None
 
 
 def _import_file(path: Path) -> Any:
@@ -247,14 +249,25 @@ def _import_file(path: Path) -> Any:
     except Exception as exc:
         del sys.modules[mod_name]
         raise WorkloadError(f"importing {path.name} raised {type(exc).__name__}: {exc}") from None
+    except SystemExit as exc:  # a script that runs itself on import: its exit is not ours
+        del sys.modules[mod_name]
+        raise WorkloadError(_exited_at_import(path.name, exc)) from None
     return module
+
+
+def _exited_at_import(name: str, exc: SystemExit) -> str:
+    return (f"importing {name} called sys.exit({exc.code!r}): the target runs its own code on "
+            "import; put that code under `if __name__ == \"__main__\":` so concur can import "
+            "the function alone")
 
 
 def read_input(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """Rows of a CSV, JSONL or Parquet file as dicts (pandas reads them)."""
     p = Path(path)
-    if not p.is_file():
+    if not p.exists():
         raise InputError(f"input file not found: {p}")
+    if not p.is_file():  # a folder, a device (/dev/null), a pipe: not rows to read
+        raise InputError(f"input {p} is not a regular file; give a .csv, .jsonl or .parquet file")
     suffix = p.suffix.lower()
     import pandas as pd  # input files are read once, in the parent and in the trial child
 

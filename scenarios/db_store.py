@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from profiler.redact import redact
 from scenarios.record_work import PENDING_RESULT, make_payload
 
 if TYPE_CHECKING:
@@ -64,7 +65,7 @@ class Backend:
         return self.kind == "postgresql"
 
     def describe(self) -> str:
-        where = _redact(self.dsn or "") if self.is_postgres else self.sqlite_path
+        where = redact(self.dsn or "") if self.is_postgres else self.sqlite_path
         return f"{self.kind} table {self.table} ({self.rows:,} rows) at {where}"
 
 
@@ -97,10 +98,6 @@ def env_int(name: str, default: int, low: int) -> int:
     if value < low:
         raise ValueError(f"{name} must be ≥ {low}, not {value}")
     return value
-
-
-def _redact(dsn: str) -> str:
-    return re.sub(r"://([^:@/]+):[^@/]*@", r"://\1:***@", dsn)
 
 
 # ---------------------------------------------------------------- connections

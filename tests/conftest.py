@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.battery import Concur
+
 TESTS = Path(__file__).parent
 CORE = TESTS / "workloads" / "core.py"
 
@@ -95,3 +97,12 @@ def delay_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[DelayServer]:
     with DelayServer() as server:
         monkeypatch.setenv("CONCUR_TEST_PORT", str(server.port))
         yield server
+
+
+@pytest.fixture(scope="module")
+def concur() -> Iterator[Concur]:
+    """The bad-input battery's runner (tests/battery.py), one per test module: its table
+    is appended to $CONCUR_BATTERY_TABLE, and what a failed case left running is killed."""
+    runner = Concur()
+    yield runner
+    runner.finish()

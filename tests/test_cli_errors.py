@@ -93,3 +93,13 @@ def test_help_explains_the_run_command():
     assert proc.returncode == 0
     for flag in ("--models", "--concurrency", "--records", "--budget", "--timeout", "--json", "--quiet"):
         assert flag in proc.stdout
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (("run",), "Missing argument 'TARGET'"),
+    (("run", f"{CORE}:sleep_10ms", "--no-such-flag"), "--no-such-flag"),
+    (("nosuchcommand",), "nosuchcommand"),
+])
+def test_usage_errors_are_one_line_with_where_to_look(args, needle):
+    proc = run_cli(*args)
+    assert_one_line_error(proc, needle, "--help")

@@ -24,7 +24,8 @@ NOISY_CV = 0.10
 FEW_RECORDS = 50
 STILL_CLIMBING = 1.05  # top measured N this much above the next: more N may help
 
-STATUS_WORDS = {"crashed": "crashed", "timeout": "timed out", "failed": "failed before its timed window"}
+STATUS_WORDS = {"crashed": "crashed", "timeout": "timed out", "failed": "failed before its timed window",
+                "over-memory": "was killed over the memory limit"}
 
 
 def choice_warnings(results: Results, configs: list[Config], choice: Config) -> list[str]:
@@ -103,6 +104,15 @@ def run_warnings(
             detail = f": {t.status_detail}" if t.status_detail else ""
             out.append(f"{t.label} (repeat {t.repeat}, trial {i}) "
                        f"{STATUS_WORDS.get(t.status, t.status)}{detail}")
+    teardowns: dict[str, list[str]] = {}
+    for t in results.trials:  # after the window, so the numbers stand; the cleanup did not
+        listed = t.model_metrics.get("teardown_errors")
+        for text in listed if isinstance(listed, list) else ():
+            if text not in teardowns.setdefault(t.label, []):
+                teardowns[t.label].append(str(text))
+    for label, texts in teardowns.items():
+        out.append(f"teardown raised in {label}: {'; '.join(texts[:2])} — resources may not "
+                   "have been released")
     for s in results.skipped:
         out.append(f"skipped {fmt.config(s.model, s.concurrency)}: {s.reason}")
     for field_name, limit, flag in (("connections", k.max_connections, "--max-connections"),

@@ -21,7 +21,7 @@ from typing import Any
 from profiler import format as fmt
 from profiler.analysis.configs import Config, best, find_config, group_configs
 from profiler.analysis.story import story_of
-from profiler.errors import ConfigError
+from profiler.errors import ConcurError, ConfigError
 from profiler.results import Results, Story
 from profiler.results.schema import to_data
 from profiler.stats import Comparison, compare
@@ -105,6 +105,12 @@ def parse_config(text: str | None) -> tuple[str, int] | None:
         raise ConfigError(f"a configuration is MODEL:N, e.g. threads:16 (not {text!r})") from None
 
 
+class SideFailed(ConcurError):
+    """A side could not run at all (every trial crashed, failed or raised): exit 3."""
+
+    exit_code = 3
+
+
 def side_from_results(label: str, results: Results, config: tuple[str, int] | None,
                       chosen_by: str = "") -> Side:
     """The side at its pinned configuration, else at its best (`analysis.configs.best`)."""
@@ -112,17 +118,22 @@ def side_from_results(label: str, results: Results, config: tuple[str, int] | No
 
 
 def chosen_config(label: str, results: Results, config: tuple[str, int] | None) -> Config:
-    """The side's configuration: the pinned one, else its best (`analysis.configs.best`)."""
+    """The side's configuration: the pinned one, else its best (`analysis.configs.best`).
+
+    A side whose trials all failed is `SideFailed` (exit 3, as the README says); a pinned
+    configuration the results never ran is the user's mistake (exit 2)."""
     configs = group_configs(results)
     if config is None:
         chosen = best(configs)
         if chosen is None:
-            raise ConfigError(f"{label}: no configuration completed with under 1 % errors; "
-                              "nothing to compare")
+            raise SideFailed(f"{label}: no configuration completed with under 1 % errors; "
+                             "nothing to compare")
     else:
         chosen = find_config(configs, *config)
         if chosen is None:
-            raise ConfigError(f"{label}: no successful trial of {config[0]}:{config[1]} in the results")
+            ran = any(t.key == config for t in results.trials)
+            raise (SideFailed if ran else ConfigError)(
+                f"{label}: no successful trial of {config[0]}:{config[1]} in the results")
     return chosen
 
 

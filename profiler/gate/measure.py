@@ -23,7 +23,8 @@ from profiler import format as fmt
 from profiler.analysis import analyse
 from profiler.analysis.configs import best, group_configs
 from profiler.api import profile
-from profiler.errors import ConcurError, ConfigError
+from profiler.errors import ConfigError
+from profiler.gate.decision import SideFailed
 from profiler.measure.session import Progress, Session, SilentProgress
 from profiler.measure.trial import TrialSpec
 from profiler.models import default_models, get_model
@@ -36,12 +37,6 @@ from profiler.workload import Workload
 PROBE_RECORDS = 20
 TARGET_TRIAL_S = 1.0
 MIN_RECORDS = 50
-
-
-class SideFailed(ConcurError):
-    """A side could not run at all (every trial crashed or failed): exit 3."""
-
-    exit_code = 3
 
 
 @dataclass
@@ -150,6 +145,8 @@ def _configurations(spec: GateSpec, prepared: dict[str, Prepared],
         swept = profile(side.target, RunOptions(models=models, budget_s=sweep_budget,
                                                 timeout_s=spec.timeout_s, start_services=False),
                         progress)
+        if swept.interrupted:  # the sweep kept its trials for a report; the gate has no answer
+            raise KeyboardInterrupt
         top = best(group_configs(swept))
         if top is None:
             raise SideFailed(f"{label} {side.target}: no configuration ran without errors in the sweep")

@@ -10,6 +10,7 @@ import xml.etree.ElementTree as ET
 from rich.table import Table
 
 from profiler.gate.decision import GateOutcome
+from profiler.report.markdown import text as md_text
 
 
 def gate_table(outcome: GateOutcome) -> Table:
@@ -26,13 +27,14 @@ def gate_table(outcome: GateOutcome) -> Table:
 def gate_markdown(outcome: GateOutcome) -> str:
     b, c = outcome.baseline, outcome.candidate
     icon = "✅" if outcome.passed else "❌"
-    story = [f"**{outcome.story.headline}**", ""] if outcome.story else []
+    story = [f"**{md_text(outcome.story.headline)}**", ""] if outcome.story else []
     lines = [
         f"## {icon} concur gate {'passed' if outcome.passed else 'failed'}",
         "",
         *story,
-        f"Baseline **{b.described}** ({b.repeats} repeats) vs candidate **{c.described}** "
-        f"({c.repeats} repeats); thresholds from {outcome.thresholds_source}.",
+        f"Baseline **{md_text(b.described)}** ({b.repeats} repeats) vs candidate "
+        f"**{md_text(c.described)}** ({c.repeats} repeats); thresholds from "
+        f"{md_text(outcome.thresholds_source)}.",
         "",
         "| check | result | baseline | candidate | delta | threshold | note |",
         "|---|---|---|---|---|---|---|",

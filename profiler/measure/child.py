@@ -3,13 +3,24 @@
 See `profiler.measure.trial` for the protocol. This module is the child process's
 entry point (`python -c`), so none of the parent's `__main__` is re-imported: a user's
 script calling profile() without a `__main__` guard stays safe.
+
+The child dies with concur. A thread waits (in `poll`, costing nothing while it waits)
+for concur's end of the pipe to close, which the kernel does when concur exits for any
+reason, SIGKILL included; then it kills the child's whole process group: the child, its
+worker processes, anything the handler started. (PR_SET_PDEATHSIG would kill only the
+child and orphan its workers.) A parent that went away is never reported as a
+traceback: the child leaves quietly.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import pickle
+import select
+import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from multiprocessing.connection import Connection
@@ -23,7 +34,7 @@ from profiler.measure.trial import TrialSpec
 from profiler.measure.yappi_window import yappi_window_from_env
 from profiler.models import resolve
 from profiler.models.processes import WorkerCrashed
-from profiler.models.workers import Tally
+from profiler.models.workers import LOST, Tally
 from profiler.stats import percentile
 from profiler.workload import load_target
 
@@ -70,10 +81,42 @@ def _load_records(spec: TrialSpec, workload: Any) -> list[Any]:
 
 def child_entry(fd: int) -> None:
     """Entry point of the trial process: receive the spec, run it, report."""
+    die_with_parent(fd)
     conn = Connection(fd)
-    spec, sys_path, ref = conn.recv()
-    sys.path[:] = sys_path
-    _child_main(conn, spec, ref)
+    try:
+        spec, sys_path, ref = conn.recv()
+        sys.path[:] = sys_path
+        _child_main(conn, spec, ref)
+    except (EOFError, OSError):  # concur is gone (the watcher is ending this group): no traceback
+        os._exit(1)
+
+
+def die_with_parent(fd: int) -> threading.Thread:
+    """Start the watcher: when the parent's end of the pipe `fd` closes, kill this group."""
+    own = os.dup(fd)  # our own descriptor: nobody else closes it under the poll
+
+    def watch() -> None:
+        poller = select.poll()
+        poller.register(own, select.POLLRDHUP)  # HUP and ERR are always reported too
+        while not poller.poll():
+            pass
+        kill_own_group()
+
+    thread = threading.Thread(target=watch, name="concur-parent-watch", daemon=True)
+    thread.start()
+    return thread
+
+
+def kill_own_group() -> None:
+    """SIGKILL this process's group when it leads one (the trial child does), else its
+    descendants and itself."""
+    if os.getpgrp() == os.getpid():
+        os.killpg(os.getpid(), signal.SIGKILL)
+    with contextlib.suppress(psutil.Error):
+        for p in psutil.Process().children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                p.kill()
+    os._exit(1)
 
 
 def _child_main(conn: Any, spec: TrialSpec, ref: str) -> None:
@@ -95,6 +138,13 @@ def _child_main(conn: Any, spec: TrialSpec, ref: str) -> None:
 
 
 def _child_summary(n_records: int, tally: Tally, hooks: _ChildHooks) -> dict[str, Any]:
+    missing = n_records - tally.outcomes
+    if missing > 0:  # a worker stopped without reporting them: failed, not done
+        tally.lost(LOST, missing, f"{missing} records were never reported by a worker "
+                   "(a worker stopped before finishing them)")
+    if tally.teardown_errors:  # beside dask's own, under the same name
+        seen = hooks.model_metrics.setdefault("teardown_errors", [])
+        seen.extend(t for t in tally.teardown_errors if t not in seen)
     lat = sorted(tally.latencies_s)
     out: dict[str, Any] = {
         "records": n_records,

@@ -95,6 +95,7 @@ class TreeSampler:
             k: [] for k in ("t_s", "cpu_util", "rss_bytes", "threads", "fds", "connections")
         }
         self._peaks: dict[str, int] = {"rss": 0, "threads": 0, "fds": 0, "conns": 0}
+        self.rss_bytes = 0  # the tree's RSS at the latest tick (read by the trial's memory ceiling)
         self._conn_ok = True
         self._tcp = TcpCounter()
         self._runq_ok = schedstat_available()
@@ -175,6 +176,7 @@ class TreeSampler:
                 threads += nth
                 fds += nfd
             conns = self._connections(now, force=initial or final)
+            self.rss_bytes = rss
             self._peaks["rss"] = max(self._peaks["rss"], rss)
             self._peaks["threads"] = max(self._peaks["threads"], threads)
             self._peaks["fds"] = max(self._peaks["fds"], fds)

@@ -63,10 +63,12 @@ class AsyncioThreadsModel(Model):
 
         def close(closer: threading.Barrier) -> None:
             closer.wait(timeout=300)  # one close per thread: hold each until all have one
-            local.worker.close()
+            closed = Tally()
+            local.worker.close(closed)
+            tallies.append(closed)  # list.append is atomic: no lock needed
 
-        pool = ThreadPoolExecutor(max_workers=n, initializer=init, thread_name_prefix="concur-to-thread")
         tallies: list[Tally] = []
+        pool = ThreadPoolExecutor(max_workers=n, initializer=init, thread_name_prefix="concur-to-thread")
         try:
             with asyncio.Runner() as runner:
                 loop = runner.get_loop()

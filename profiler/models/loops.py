@@ -54,14 +54,14 @@ def run_loop_model(workload: Workload, records: list[Any], concurrency: int, hoo
     with asyncio.Runner(loop_factory=loop_factory) as runner:
         worker = AsyncWorker(workload, WorkerInfo(model, concurrency, 0))
         runner.run(worker.open())
+        tally = Tally()
         try:
             runner.run(worker.call(records[0], Tally()))  # warm-up
             watch = hooks.watch_loop(runner.get_loop())
-            tally = Tally()
             with hooks.window():
                 runner.run(_drive(worker, records, concurrency, tally, watch))
         finally:
-            runner.run(worker.close())
+            runner.run(worker.close(tally))
     return tally
 
 

@@ -12,6 +12,7 @@ import math
 import multiprocessing as mp
 import queue as queue_mod
 import signal
+import time
 from typing import Any
 
 from profiler.models.base import Hooks, Model, unpicklable_reason
@@ -84,6 +85,7 @@ class ProcessesModel(Model):
                     total.merge(Tally.from_wire(msg[2]))
             for _ in procs:
                 tasks.put(None)
+            _collect_teardowns(results, procs, total)
             for p in procs:
                 p.join(timeout=30)
             return total
@@ -102,6 +104,23 @@ def _get(results: Any, procs: list[Any]) -> tuple[Any, ...]:
             for i, p in enumerate(procs):
                 if p.exitcode is not None:  # workers leave only after the final sentinel
                     raise WorkerCrashed(f"worker process {i} died ({describe_exit(p.exitcode)})") from None
+
+
+def _collect_teardowns(results: Any, procs: list[Any], total: Tally, timeout_s: float = 30.0) -> None:
+    """Each worker's teardown outcome ("closed"); a worker that dies or hangs in teardown
+    is left to the join and the trial's kill, the window being over."""
+    deadline = time.monotonic() + timeout_s
+    pending = len(procs)
+    while pending and time.monotonic() < deadline:
+        try:
+            msg = results.get(timeout=0.1)
+        except queue_mod.Empty:
+            if all(p.exitcode is not None for p in procs) and results.empty():
+                return
+            continue
+        if msg[0] == "closed":
+            pending -= 1
+            total.merge(Tally.from_wire(msg[1]))
 
 
 def _worker_main(target: str, model: str, n: int, index: int, warm_record: Any,
@@ -125,4 +144,6 @@ def _worker_main(target: str, model: str, n: int, index: int, warm_record: Any,
                 worker.call(record, tally)
             results.put(("chunk", len(chunk), tally.to_wire()))
     finally:
-        worker.close()
+        closed = Tally()
+        worker.close(closed)
+        results.put(("closed", closed.to_wire()))

@@ -17,12 +17,12 @@ class SequentialModel(Model):
             target: str) -> Tally:
         worker = SyncWorker(workload, WorkerInfo(self.name, 1, 0))
         worker.open()
+        tally = Tally()
         try:
             worker.call(records[0], Tally())  # warm-up, not counted
-            tally = Tally()
             with hooks.window():
                 for record in records:
                     worker.call(record, tally)
         finally:
-            worker.close()
+            worker.close(tally)
         return tally

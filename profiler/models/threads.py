@@ -56,7 +56,7 @@ def run_thread_workers(workload: Workload, records: list[Any], n: int, hooks: Ho
         try:
             ready.wait()
         except threading.BrokenBarrierError:
-            worker.close()
+            worker.close(tallies[index])
             return
         go.wait()
         tally = tallies[index]
@@ -71,7 +71,7 @@ def run_thread_workers(workload: Workload, records: list[Any], n: int, hooks: Ho
         finally:
             finished.release()
             release.wait()
-            worker.close()
+            worker.close(tally)
 
     threads = [threading.Thread(target=work, args=(i,), name=f"concur-worker-{i}", daemon=True)
                for i in range(n)]

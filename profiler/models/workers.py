@@ -2,7 +2,11 @@
 
 A worker calls the user's handler on one record at a time and counts the outcome in its
 own `Tally` (merged after the window, so workers never share a lock). The user's own
-exceptions are counted by type, never raised through.
+exceptions are counted by type, never raised through: any BaseException, because a
+handler's `sys.exit()` or `raise KeyboardInterrupt` would otherwise end its worker thread
+silently and its records would pass for done. Only asyncio's CancelledError goes through
+(it is the loop's, not the handler's). A record no worker accounted for is an error too
+(`Tally.lost`), and a teardown that raises is recorded (`teardown_errors`), never lost.
 """
 
 from __future__ import annotations
@@ -16,9 +20,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from profiler.errors import ConfigError
+from profiler.redact import redact
 from profiler.workload import WorkerInfo, Workload, accepts_positional
 
 MAX_MESSAGES_PER_TYPE = 3
+MAX_TEARDOWN_ERRORS = 5
+LOST = "RecordLost"  # the error type of records no worker reported on
 
 
 @dataclass
@@ -28,32 +35,60 @@ class Tally:
     latencies_s: list[float] = field(default_factory=list)
     errors: Counter[str] = field(default_factory=Counter)
     messages: dict[str, list[str]] = field(default_factory=dict)
+    timed_errors: int = 0  # errors that also have a latency (the rest never ran: a task died)
+    teardown_errors: list[str] = field(default_factory=list)  # "Type: message", distinct
 
     def ok(self, seconds: float) -> None:
         self.latencies_s.append(seconds)
 
     def error(self, exc: BaseException, seconds: float) -> None:
         self.latencies_s.append(seconds)
-        kind = type(exc).__name__
-        self.errors[kind] += 1
+        self.timed_errors += 1
+        self._count(type(exc).__name__, 1, str(exc))
+
+    def lost(self, kind: str, count: int, message: str) -> None:
+        """`count` records that failed without being timed (their worker or task died).
+        (Adding to `errors` directly means the same: an error without a latency.)"""
+        self._count(kind, count, message)
+
+    def _count(self, kind: str, count: int, message: str) -> None:
+        self.errors[kind] += count
         seen = self.messages.setdefault(kind, [])
         if len(seen) < MAX_MESSAGES_PER_TYPE:
-            seen.append(str(exc)[:300])
+            seen.append(redact(message)[:300])
+
+    @property
+    def outcomes(self) -> int:
+        """Records this tally accounts for: every timed one (succeeded or failed) and every
+        error counted without a latency."""
+        return len(self.latencies_s) + sum(self.errors.values()) - self.timed_errors
+
+    def teardown_failed(self, exc: BaseException) -> None:
+        text = redact(f"{type(exc).__name__}: {exc}")[:300]
+        if text not in self.teardown_errors and len(self.teardown_errors) < MAX_TEARDOWN_ERRORS:
+            self.teardown_errors.append(text)
 
     def merge(self, other: Tally) -> None:
         self.latencies_s.extend(other.latencies_s)
         self.errors.update(other.errors)
+        self.timed_errors += other.timed_errors
         for kind, msgs in other.messages.items():
             mine = self.messages.setdefault(kind, [])
             mine.extend(msgs[: MAX_MESSAGES_PER_TYPE - len(mine)])
+        for text in other.teardown_errors:
+            if text not in self.teardown_errors and len(self.teardown_errors) < MAX_TEARDOWN_ERRORS:
+                self.teardown_errors.append(text)
 
-    def to_wire(self) -> tuple[list[float], dict[str, int], dict[str, list[str]]]:
-        return self.latencies_s, dict(self.errors), self.messages
+    def to_wire(self) -> tuple[Any, ...]:
+        return self.latencies_s, dict(self.errors), self.messages, self.timed_errors, self.teardown_errors
 
     @classmethod
-    def from_wire(cls, wire: tuple[list[float], dict[str, int], dict[str, list[str]]]) -> Tally:
-        lat, errs, msgs = wire
-        return cls(list(lat), Counter(errs), {k: list(v) for k, v in msgs.items()})
+    def from_wire(cls, wire: tuple[Any, ...]) -> Tally:
+        lat, errs, msgs, *rest = wire  # a 3-item wire: errors timed as far as latencies go
+        timed = rest[0] if rest else min(sum(errs.values()), len(lat))
+        teardown = rest[1] if len(rest) > 1 else []
+        return cls(list(lat), Counter(errs), {k: list(v) for k, v in msgs.items()}, timed,
+                   list(teardown))
 
 
 def _call_shape(fn: Callable[..., Any]) -> bool:
@@ -102,15 +137,21 @@ class SyncWorker:
             result = self._handle(record, self.ctx) if self._with_ctx else self._handle(record)
             if self._runner is not None and inspect.isawaitable(result):
                 self._runner.run(_await(result))
-        except Exception as exc:  # the user's error: counted, never raised through
+        except BaseException as exc:  # the user's error, sys.exit() included: counted, never raised
             tally.error(exc, time.perf_counter() - start)
             return
         tally.ok(time.perf_counter() - start)
 
-    def close(self) -> None:
+    def close(self, tally: Tally | None = None) -> None:
+        """Teardown. With a tally, a teardown that raises is recorded there, not raised:
+        the window is over, a cleanup failure must not lose the trial."""
         try:
             if self.workload.teardown is not None:
                 self._resolve(self.workload.teardown(self.ctx))
+        except BaseException as exc:
+            if tally is None:
+                raise
+            tally.teardown_failed(exc)
         finally:
             if self._runner is not None:
                 self._runner.close()
@@ -144,16 +185,26 @@ class AsyncWorker:
                 await self._handle(record, self.ctx)
             else:
                 await self._handle(record)
-        except Exception as exc:
+        except asyncio.CancelledError:
+            raise  # the loop cancelling its task, not the handler failing
+        except BaseException as exc:  # SystemExit/KeyboardInterrupt would stop the whole loop
             tally.error(exc, time.perf_counter() - start)
             return
         tally.ok(time.perf_counter() - start)
 
-    async def close(self) -> None:
-        if self.workload.teardown is not None:
-            value = self.workload.teardown(self.ctx)
-            if inspect.isawaitable(value):
-                await value
+    async def close(self, tally: Tally | None = None) -> None:
+        """Teardown; with a tally, a failure is recorded there instead of raised."""
+        try:
+            if self.workload.teardown is not None:
+                value = self.workload.teardown(self.ctx)
+                if inspect.isawaitable(value):
+                    await value
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:
+            if tally is None:
+                raise
+            tally.teardown_failed(exc)
 
 
 def chunks(items: list[Any], size: int) -> Iterator[list[Any]]:

@@ -22,6 +22,7 @@ from profiler.files import write_atomic
 from profiler.report.cells import Cell, KeyFigure, Pair, Plot, Row, Table
 from profiler.report.html import render_plots, render_template
 from profiler.report.markdown import story_markdown
+from profiler.report.markdown import text as md_text
 from profiler.report.plots import Run
 from profiler.report.views import StoryView, build_verdict, environment, story_view, trial_table
 from profiler.results import Results, Story, Trial
@@ -311,12 +312,13 @@ def _view(a: Results, b: Results, outcome: CompareOutcome, plots: tuple[Plot, ..
 
 
 def compare_markdown(outcome: CompareOutcome, headline: str | None = None) -> str:
-    base, cand = outcome.labels
+    base, cand = (md_text(label) for label in outcome.labels)
     lines = [f"### concur compare: {base} vs {cand}", "", *story_markdown(outcome.story),
-             f"**Verdict:** {headline or outcome.verdict}", ""]
+             f"**Verdict:** {md_text(headline or outcome.verdict)}", ""]
     if headline:
-        lines += [f"Throughput: {outcome.verdict}", ""]
-    lines += [f"| Metric | {base} ({outcome.baseline_config}) | {cand} ({outcome.candidate_config}) "
+        lines += [f"Throughput: {md_text(outcome.verdict)}", ""]
+    lines += [f"| Metric | {base} ({md_text(outcome.baseline_config)}) | {cand} "
+              f"({md_text(outcome.candidate_config)}) "
               "| Change | Judgement |", "|---|--:|--:|--:|---|"]
     for d in outcome.deltas:
         lines.append(f"| {d.name} | {d.render(d.baseline)} | {d.render(d.candidate)} | "

@@ -145,7 +145,8 @@ def print_summary(console: Console, results: Results) -> None:
             console.print(f"warning: {t.label}: {count} × {kind}" + (f" (first: {first})" if first else ""),
                           style="yellow", highlight=False)
     if results.interrupted:
-        console.print("interrupted: results hold the trials measured before Ctrl-C", style="yellow")
+        console.print("interrupted: results hold the trials measured before the run was stopped",
+                      style="yellow")
 
 
 def stderr_console() -> Console:

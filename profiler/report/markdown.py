@@ -1,7 +1,14 @@
 """`summary_markdown`: the verdict, the five fastest configurations and the warnings,
-short enough to paste into a pull request (GitHub-flavoured markdown)."""
+short enough to paste into a pull request (GitHub-flavoured markdown).
+
+Every text that is not ours (a workload's name, a handler's error message, a function
+name such as `<lambda>`) goes through `text` or `code`, so it shows as written and never
+becomes markup: no injected HTML, links, emphasis or table cells in a PR comment.
+"""
 
 from __future__ import annotations
+
+import re
 
 from profiler import format as fmt
 from profiler.analysis.configs import group_configs
@@ -13,16 +20,33 @@ TOP = 5
 MAX_WARNINGS = 6  # a PR comment stays short; the report has them all
 
 
-def cell(text: str) -> str:
-    """A table cell: pipes escaped, newlines flattened."""
-    return text.replace("|", "\\|").replace("\n", " ")
+_MARKUP = re.compile(r"([\\`*_\[\]|~])")
+
+
+def text(value: str) -> str:
+    """Plain text in markdown: HTML's <, > and & as entities, markdown's punctuation
+    backslash-escaped, newlines flattened (a line break would end a table row)."""
+    value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MARKUP.sub(r"\\\1", value).replace("\r", " ").replace("\n", " ")
+
+
+cell = text  # a table cell: the same escaping, pipes included
+
+
+def code(value: str) -> str:
+    """A code span that holds `value` literally, whatever backticks it contains."""
+    value = value.replace("\r", " ").replace("\n", " ")
+    runs = [len(r) for r in re.findall(r"`+", value)]
+    fence = "`" * (max(runs, default=0) + 1)
+    pad = " " if value.startswith("`") or value.endswith("`") else ""
+    return f"{fence}{pad}{value}{pad}{fence}"
 
 
 def summary_markdown(results: Results) -> str:
     verdict = build_verdict(results)
-    lines = [f"### concur: {cell(results.workload.name)}", ""]
+    lines = [f"### concur: {text(results.workload.name)}", ""]
     lines += story_markdown(results.story)
-    lines += [f"**Verdict:** {verdict.headline}", ""]
+    lines += [f"**Verdict:** {text(verdict.headline)}", ""]
     if verdict.figures:
         lines += ["| | |", "|---|---|"]
         lines += [f"| {cell(f.label)} | {cell(f.value)}{cell(' (' + f.detail + ')') if f.detail else ''} |"
@@ -31,7 +55,7 @@ def summary_markdown(results: Results) -> str:
     lines += top_configurations(results)
     if verdict.warnings:
         shown = verdict.warnings[:MAX_WARNINGS]
-        lines += ["**Warnings**", ""] + [f"- {w}" for w in shown]
+        lines += ["**Warnings**", ""] + [f"- {text(w)}" for w in shown]
         if len(verdict.warnings) > len(shown):
             lines.append(f"- … and {len(verdict.warnings) - len(shown)} more in the HTML report")
         lines.append("")
@@ -39,8 +63,8 @@ def summary_markdown(results: Results) -> str:
     env = results.environment
     foot = f"{env.implementation} {env.python}, {env.cpu_count} cores, GIL {'on' if env.gil_enabled else 'off'}"
     if results.command:
-        foot = f"`{results.command}` · {foot}"
-    lines.append(f"<sub>{foot} · concur {results.tool_version or fmt.NA}</sub>")
+        foot = f"{code(results.command)} · {foot}"
+    lines.append(f"<sub>{foot} · concur {text(results.tool_version or fmt.NA)}</sub>")
     return "\n".join(lines) + "\n"
 
 
@@ -64,18 +88,17 @@ def top_configurations(results: Results) -> list[str]:
     for c in configs:
         thr = c.throughputs
         spread = f" ({fmt.sig(min(thr))}–{fmt.sig(max(thr))})" if len(thr) > 1 else ""
-        name = c.label
+        name = cell(c.label)
         if rec is not None and rec.names(c.model, c.concurrency):
             name = f"**{name}** (recommended)"
-        out.append("| " + " | ".join(cell(x) for x in (
-            name,
+        out.append("| " + " | ".join([name] + [cell(x) for x in (
             fmt.rps(c.throughput_rps) + spread,
             fmt.times(c.throughput_rps / seq) if seq else fmt.NA,
             fmt.cores(c.mean_of("cpu_util")),
             fmt.count(c.peak("connections_peak")),
             fmt.ms(c.mean_of("loop_lag_p99_ms")),
             str(c.repeats),
-        )) + " |")
+        )]) + " |")
     return out + [""]
 
 

@@ -8,8 +8,9 @@ version-1 file has the same keys and loads unchanged.
 from __future__ import annotations
 
 import json
+import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,7 @@ class Results:
         body = {k: v for k, v in data.items() if k not in ("schema_version", "tool")}
         results = from_data(cls, body, where)
         results.tool_version = str(tool.get("version") or "")
+        check_measurements(results, where)
         return results
 
     def to_json(self) -> str:
@@ -99,6 +101,38 @@ class Results:
         import pandas as pd
 
         return pd.DataFrame([to_data(t) for t in self.trials], columns=TRIAL_COLUMNS)
+
+
+def check_measurements(results: Results, where: str) -> None:
+    """What the types cannot say: every trial figure is a count, a time, a rate or a peak,
+    so never negative; errors never exceed records; each samples entry names a trial and
+    holds columns of finite numbers of one length. A file that breaks this was not
+    written by concur, and rendering it would draw nonsense."""
+    for i, t in enumerate(results.trials):
+        for name in _TRIAL_NUMBERS:
+            value = getattr(t, name)
+            if value is not None and value < 0:
+                raise ResultsError(f"{where}.trials[{i}].{name}: expected a number ≥ 0, got {value!r}")
+        if t.errors > t.records:
+            raise ResultsError(f"{where}.trials[{i}].errors: {t.errors} errors in {t.records} records")
+    for i, entry in enumerate(results.samples):
+        index = entry.get("trial")
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(results.trials):
+            raise ResultsError(f"{where}.samples[{i}].trial: expected the index of a trial, got {index!r}")
+        lengths = set()
+        for key, column in entry.items():
+            if key == "trial":
+                continue
+            if not isinstance(column, list) or not all(
+                    isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+                    for v in column):
+                raise ResultsError(f"{where}.samples[{i}].{key}: expected a list of numbers")
+            lengths.add(len(column))
+        if len(lengths) > 1:
+            raise ResultsError(f"{where}.samples[{i}]: columns of different lengths {sorted(lengths)}")
+
+
+_TRIAL_NUMBERS = [f.name for f in fields(Trial) if f.type in ("int", "float", "int | None", "float | None")]
 
 
 def _json_default(value: Any) -> Any:

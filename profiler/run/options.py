@@ -40,12 +40,18 @@ class RunOptions:
             raise ConfigError(f"--records must be ≥ 1, not {self.records}")
         if self.repeat < 1:
             raise ConfigError(f"--repeat must be ≥ 1, not {self.repeat}")
-        for flag, value in (("--timeout", self.timeout_s), ("--budget", self.budget_s)):
-            if not math.isfinite(value) or value <= 0:
-                raise ConfigError(f"{flag} must be a positive number of seconds, not {value:g}")
+        positive("--timeout", self.timeout_s, "seconds")
+        positive("--budget", self.budget_s, "seconds")
         if self.total is not None and self.total < 1:
             raise ConfigError(f"--total must be ≥ 1, not {self.total}")
 
     @property
     def model_settings(self) -> dict[str, Any]:
         return dict(self.model_options)
+
+
+def positive(flag: str, value: float | None, unit: str) -> None:
+    """A flag that takes a positive finite number (None: not given). nan and inf are
+    refused here, in the flag's own words, before any arithmetic meets them."""
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise ConfigError(f"{flag} must be a positive number of {unit}, not {value:g}")

@@ -15,9 +15,14 @@ from profiler.run.prepare import Prepared
 
 
 def parse_models(text: str | None) -> list[str] | None:
-    if text is None or not text.strip():
+    """"threads,asyncio" -> the names, checked; None (not given) -> None (every model).
+    A value that names no model (`--models ,`, `--models ""`) is an error, not "all"."""
+    if text is None:
         return None
     names = [m.strip() for m in text.split(",") if m.strip()]
+    if not names:
+        raise ConfigError(f"--models names no model ({text!r}); e.g. --models threads,asyncio, "
+                          "or leave it out for every model")
     for name in names:
         get_model(name)
     return list(dict.fromkeys(names))
@@ -77,12 +82,15 @@ def explicit_grid(prepared: Prepared, models: list[str] | None, concurrency: lis
                 skipped.append(Skipped(name, n, why))
             else:
                 pairs.append((name, n))
-    if named and concurrency:
+    if concurrency:
+        # A value no model takes is a mistake, named models or not (`--concurrency 100000`
+        # would otherwise run sequential alone, silently).
         accepted = {n for _, n in pairs}
         for n in concurrency:
             if n not in accepted and n in rejected and any(
                     get_model(m).max_concurrency(cores) > 1 for m in runnable):
-                raise ConfigError(rejected[n][0])
+                raise ConfigError(rejected[n][0] if named else
+                                  f"--concurrency {n}: no model takes it ({'; '.join(rejected[n])})")
     if not pairs:
         raise ConfigError("nothing to run: " + "; ".join(s.reason for s in skipped))
     return Grid(pairs, skipped)

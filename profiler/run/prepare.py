@@ -3,20 +3,29 @@
 Bad input fails here, as one `ConcurError`: a target that does not load, records that
 cannot be produced, an input file that cannot be read. What each model can run is
 decided from a sample of the real records (`Prepared.cannot_run`).
+
+Every trial gets a memory ceiling: `--max-rss` when given, else a share of the memory
+available when the run starts, so one leaking handler is stopped before it takes the
+machine (see `profiler.measure.trial`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import pickle
 import platform
+import secrets
 import shlex
 import sys
 import tempfile
 from dataclasses import dataclass, field
 from typing import Any
 
+import psutil
+
+from profiler import format as fmt
 from profiler.errors import ConfigError
 from profiler.measure.trial import TrialSpec
 from profiler.models import get_model
@@ -26,6 +35,7 @@ from profiler.version import __version__
 from profiler.workload import Workload, load_target, read_input
 
 SAMPLE_RECORDS = 50
+DEFAULT_MEMORY_SHARE = 0.8  # of the memory available at the start: the default trial ceiling
 
 
 @dataclass
@@ -39,6 +49,8 @@ class Prepared:
     available_records: int | None  # rows of --input; None = as many as asked
     model_options: dict[str, Any] = field(default_factory=dict)  # a broker to reach, …
     service: str = ""  # what the run's service is (Workload.service), once it is running
+    max_rss_bytes: int | None = None  # each trial's memory ceiling
+    max_rss_source: str = "--max-rss"  # whose ceiling, in the trial's status detail
 
     def cannot_run(self, model: str) -> str | None:
         found = get_model(model)
@@ -50,33 +62,56 @@ class Prepared:
                          repeat=repeat, records_file=self.records_file,
                          timeout_s=options.timeout_s if timeout_s is None else timeout_s,
                          sample_interval_s=options.sample_interval_s,
-                         options=options.model_options)
+                         options=options.model_options, max_rss_bytes=self.max_rss_bytes,
+                         max_rss_source=self.max_rss_source)
 
     def close(self) -> None:
+        """Remove the --input pickle; safe to call twice (every exit path calls it)."""
         if self.records_file:
-            os.unlink(self.records_file)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.records_file)
             self.records_file = None
 
 
 def prepare(target: str, options: RunOptions) -> Prepared:
+    """Load and check `target`; the caller must `close()` the result (it may hold a temp file)."""
     workload = load_target(target)
-    records_file = None
-    available = None
-    if options.input_file:
-        rows = read_input(options.input_file)
-        available = len(rows)
-        fd, records_file = tempfile.mkstemp(prefix="concur-records-", suffix=".pickle")
-        with os.fdopen(fd, "wb") as fh:
-            pickle.dump(rows, fh)
-        sample = rows[:SAMPLE_RECORDS]
-    else:
+    ceiling = memory_ceiling(options.constraints.max_rss_bytes)
+    if not options.input_file:
         try:
             sample = workload.make_records(SAMPLE_RECORDS)
         except Exception as exc:
             raise ConfigError(f"the workload's records() raised {type(exc).__name__}: {exc}") from None
         if not sample:
             raise ConfigError("the workload's records() produced no records")
-    return Prepared(target, workload, records_file, sample, available, dict(options.model_options))
+        return Prepared(target, workload, None, sample, None, dict(options.model_options),
+                        max_rss_bytes=ceiling[0], max_rss_source=ceiling[1])
+    rows = read_input(options.input_file)
+    # Named before it exists, so an interrupt anywhere in the writing still finds it.
+    records_file = os.path.join(tempfile.gettempdir(),
+                                f"concur-records-{os.getpid()}-{secrets.token_hex(6)}.pickle")
+    try:
+        fd = os.open(records_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            pickle.dump(rows, fh)
+        return Prepared(target, workload, records_file, rows[:SAMPLE_RECORDS], len(rows),
+                        dict(options.model_options), max_rss_bytes=ceiling[0],
+                        max_rss_source=ceiling[1])
+    except BaseException:  # interrupted or unpicklable: leave no temp file behind
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(records_file)
+        raise
+
+
+def memory_ceiling(max_rss_bytes: int | None) -> tuple[int, str]:
+    """Each trial's memory ceiling and where it comes from: --max-rss, else
+    DEFAULT_MEMORY_SHARE of the memory available now."""
+    if max_rss_bytes:
+        return max_rss_bytes, "--max-rss"
+    available = psutil.virtual_memory().available
+    return (int(available * DEFAULT_MEMORY_SHARE),
+            f"default: {fmt.pct(DEFAULT_MEMORY_SHARE, 0)} of the {fmt.mib(available)} available "
+            "at the start; set --max-rss")
 
 
 def environment() -> Environment:

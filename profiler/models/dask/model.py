@@ -341,10 +341,7 @@ def _chunk_failed(tally: Tally, exc: BaseException | None, status: str, size: in
     """Every record of a task that never returned is an error of the task's failure type
     (KilledWorker: every worker that tried it died). No latency: none was measured."""
     kind = type(exc).__name__ if exc is not None else f"Task{status.capitalize()}"
-    tally.errors[kind] += size
-    seen = tally.messages.setdefault(kind, [])
-    if len(seen) < 3:
-        seen.append((str(exc) if exc is not None else f"dask task {status}")[:300])
+    tally.lost(kind, size, str(exc) if exc is not None else f"dask task {status}")
 
 
 def _teardown(distributed: Any, client: Any, spec: dw.TaskSpec, token: str) -> list[str]:
