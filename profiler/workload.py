@@ -11,7 +11,9 @@ import importlib
 import importlib.util
 import inspect
 import os
+import re
 import sys
+import urllib.parse
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -211,6 +213,23 @@ def _import_file(path: Path) -> Any:
         del sys.modules[mod_name]
         raise WorkloadError(f"importing {path.name} raised {type(exc).__name__}: {exc}") from None
     return module
+
+
+def describe_database(dsn: str | None) -> str | None:
+    """Where a DSN points, with no credential: `postgresql://127.0.0.1:5432/test` for a URL,
+    `host=… port=… dbname=…` for a key-value DSN; None for no DSN."""
+    if not dsn or not dsn.strip():
+        return None
+    if "://" in dsn:
+        url = urllib.parse.urlsplit(dsn.strip())
+        try:
+            port = f":{url.port}" if url.port else ""
+        except ValueError:
+            port = ""
+        return f"{url.scheme}://{url.hostname or ''}{port}{url.path}"
+    pairs = dict(re.findall(r"(\w+)\s*=\s*('[^']*'|\S+)", dsn))
+    kept = [f"{key}={pairs[key]}" for key in ("host", "port", "dbname") if key in pairs]
+    return " ".join(kept) or "a database named by a DSN without host or dbname"
 
 
 def read_input(path: str | os.PathLike[str]) -> list[dict[str, Any]]:

@@ -99,8 +99,6 @@ def run_warnings(
             detail = f": {t.status_detail}" if t.status_detail else ""
             out.append(f"{t.label} (repeat {t.repeat}, trial {i}) "
                        f"{STATUS_WORDS.get(t.status, t.status)}{detail}")
-    for s in results.skipped:
-        out.append(f"skipped {fmt.config(s.model, s.concurrency)}: {s.reason}")
     for field_name, limit, flag in (("connections", k.max_connections, "--max-connections"),
                                     ("rss_peak_bytes", k.max_rss_bytes, "--max-rss")):
         if limit is None:
@@ -110,6 +108,13 @@ def run_warnings(
         if unmeasured:
             out.append(f"{flag} not checked for {', '.join(unmeasured)}: not measured")
     return out
+
+
+def run_notes(results: Results) -> list[str]:
+    """The tool's own choices, which a reader should know but need not distrust the numbers
+    for: models skipped (a handler form a model cannot run, records it cannot pickle, an
+    extra not installed)."""
+    return [f"skipped {fmt.config(s.model, s.concurrency)}: {s.reason}" for s in results.skipped]
 
 
 def _growth(configs: list[Config], what: str, factor: float, title: str,

@@ -117,6 +117,10 @@ class WorkloadInfo:
     total_records: int | None = None
     input_file: str | None = None
     handle_kind: str = "sync"  # "sync", "async" or "both"
+    # Where the workload's database was (CONCUR_DSN, from --dsn), without credentials;
+    # None: the workload's own default. Two runs against different databases are not
+    # a comparison of code (`concur compare` says so).
+    database: str | None = None
 
 
 @dataclass

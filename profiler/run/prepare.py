@@ -23,7 +23,7 @@ from profiler.models import get_model
 from profiler.results import Environment, Results, WorkloadInfo
 from profiler.run.options import RunOptions
 from profiler.version import __version__
-from profiler.workload import Workload, load_target, read_input
+from profiler.workload import Workload, describe_database, load_target, read_input
 
 SAMPLE_RECORDS = 50
 
@@ -100,6 +100,7 @@ def new_results(prepared: Prepared, records: int, options: RunOptions) -> Result
             total_records=options.total,
             input_file=options.input_file,
             handle_kind=prepared.workload.handle_kind,
+            database=describe_database(os.environ.get("CONCUR_DSN")),
         ),
         environment=environment(),
         command=options.command or default_command(prepared.target, options),

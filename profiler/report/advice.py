@@ -1,0 +1,34 @@
+"""The next step after a verdict, as Clinic.js Doctor gives one: what to run to learn more.
+
+One place for it, so the terminal, the HTML report and summary.md suggest the same
+command. Pure: reads `Results`, returns sentences.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+from profiler.results import Results
+
+ATTRIBUTION_FLAG = "--attribution"
+
+
+def attribution_command(results: Results) -> str:
+    """The run's own command with `--attribution` added (the target alone when unrecorded)."""
+    base = results.command or f"concur run {shlex.quote(results.workload.target)}"
+    return base if ATTRIBUTION_FLAG in shlex.split(base) else f"{base} {ATTRIBUTION_FLAG}"
+
+
+def next_steps(results: Results) -> tuple[str, ...]:
+    """After a CPU-bound or serialized (GIL, lock) verdict that has not been attributed yet:
+    run the attribution, which says whether the time goes to the GIL, the event loop's own
+    bookkeeping or the user's functions."""
+    cls = results.classification
+    if cls is None or results.attribution:
+        return ()
+    if cls.label != "cpu-bound" and "serialized" not in cls.refinements:
+        return ()
+    why = ("the work holds a CPU" if cls.label == "cpu-bound"
+           else "the work is serialized on a shared resource")
+    return (f"{why}: to see which functions hold it and whether the GIL or a lock is the limit, "
+            f"run `{attribution_command(results)}` (about 10 s more per configuration)",)
