@@ -119,7 +119,8 @@ def run_notes(results: Results) -> list[str]:
 
 def _growth(configs: list[Config], what: str, factor: float, title: str,
             render: Callable[[float], str], hint: str) -> list[str]:
-    """Per model, compare the resource at the lowest and highest N where it was measured."""
+    """Per model, compare the resource at the lowest and highest N where it was measured;
+    every model where it grew goes in one warning (one line per resource, not per model)."""
     out: list[str] = []
     for model in dict.fromkeys(c.model for c in configs):
         measured = []
@@ -136,6 +137,6 @@ def _growth(configs: list[Config], what: str, factor: float, title: str,
         grew = high >= factor * max(low, 1) if what == "connections" else low > 0 and high > factor * low
         if grew:
             ratio = f" ({fmt.times(high / low)})" if low > 0 else ""
-            out.append(f"{model}: {title} — {render(low)} at {low_c.label}, {render(high)} at "
-                       f"{high_c.label}{ratio}: {hint}")
-    return out
+            out.append(f"{model}: {render(low)} at {low_c.label}, {render(high)} at "
+                       f"{high_c.label}{ratio}")
+    return [f"{title} — {'; '.join(out)}: {hint}"] if out else []

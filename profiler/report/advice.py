@@ -7,6 +7,7 @@ command. Pure: reads `Results`, returns sentences.
 from __future__ import annotations
 
 import shlex
+from dataclasses import dataclass
 
 from profiler.results import Results
 
@@ -19,7 +20,18 @@ def attribution_command(results: Results) -> str:
     return base if ATTRIBUTION_FLAG in shlex.split(base) else f"{base} {ATTRIBUTION_FLAG}"
 
 
-def next_steps(results: Results) -> tuple[str, ...]:
+@dataclass(frozen=True)
+class NextStep:
+    """Why to look further, and the command that does."""
+
+    why: str
+    command: str
+
+    def __str__(self) -> str:
+        return f"{self.why}: run `{self.command}`"
+
+
+def next_steps(results: Results) -> tuple[NextStep, ...]:
     """After a CPU-bound or serialized (GIL, lock) verdict that has not been attributed yet:
     run the attribution, which says whether the time goes to the GIL, the event loop's own
     bookkeeping or the user's functions."""
@@ -28,7 +40,8 @@ def next_steps(results: Results) -> tuple[str, ...]:
         return ()
     if cls.label != "cpu-bound" and "serialized" not in cls.refinements:
         return ()
-    why = ("the work holds a CPU" if cls.label == "cpu-bound"
+    why = ("the work is CPU-bound" if cls.label == "cpu-bound"
            else "the work is serialized on a shared resource")
-    return (f"{why}: to see which functions hold it and whether the GIL or a lock is the limit, "
-            f"run `{attribution_command(results)}` (about 10 s more per configuration)",)
+    return (NextStep(f"{why}; to see which functions hold the CPU and whether the GIL or a "
+                     "lock is the limit (about 10 s more per configuration)",
+                     attribution_command(results)),)

@@ -196,7 +196,7 @@ def verdict_lines(results: Results) -> list[str]:
     lines += classification.evidence
     lines += [f"warning: {text}" for text in dict.fromkeys(recommendation.warnings)]
     lines += [f"note: {text}" for text in dict.fromkeys(recommendation.notes)]
-    lines += [f"next: {text}" for text in next_steps(results)]
+    lines += [f"next: {step}" for step in next_steps(results)]
     return lines
 
 
