@@ -39,6 +39,7 @@ from profiler.cli_flags import (
     is_stdout,
 )
 from profiler.errors import ConcurError
+from profiler.extras import require
 from profiler.files import write_atomic
 from profiler.gate.config import load_thresholds
 from profiler.gate.decision import Thresholds, evaluate, parse_config, side_from_results
@@ -329,6 +330,7 @@ def attribute(
     """Why one configuration is slow: py-spy and yappi on TARGET at MODEL×N.
 
     Not a timed trial: the samplers slow it down."""
+    require("attribution", "concur attribute")
     reason = get_model(model).concurrency_error(concurrency)
     if reason:
         raise ConcurError(reason)
@@ -354,7 +356,7 @@ def attribute(
 @app.command()
 def scenarios() -> None:
     """List the bundled examples and the command that runs each."""
-    from scenarios import CATALOG  # the examples live beside the package, not inside it
+    from profiler.scenarios import CATALOG  # installed from the repository's scenarios/
 
     console = plain_console()
     for sc in CATALOG:

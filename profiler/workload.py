@@ -19,9 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from profiler.errors import InputError, WorkloadError
+from profiler.errors import ConcurError, InputError, WorkloadError
+from profiler.extras import require
 
 DEFAULT_ATTRS = ("workload", "main")
+# `scenarios.db_batch:story` names a bundled example wherever concur is installed: the
+# examples are installed as `profiler.scenarios` (no top-level package of that generic
+# name), and the repository's `scenarios/` folder is the same files.
+BUNDLED = "scenarios"
 
 
 @dataclass(frozen=True)
@@ -183,8 +188,12 @@ def _import_target(base: str) -> Any:
         return importlib.import_module(base)
     except ModuleNotFoundError as exc:
         if exc.name and base.startswith(exc.name):
+            if base.split(".", 1)[0] == BUNDLED and importlib.util.find_spec(f"profiler.{BUNDLED}"):
+                return _import_target(f"profiler.{base}")
             raise WorkloadError(f"no module named {base!r} (and no file {base}.py)") from None
         raise WorkloadError(f"importing {base} failed: {exc}") from None
+    except ConcurError:  # the target said itself what is wrong (e.g. a missing extra)
+        raise
     except SyntaxError as exc:
         raise WorkloadError(f"syntax error in {exc.filename}, line {exc.lineno}: {exc.msg}") from None
     except Exception as exc:  # the user's module raised at import time
@@ -206,6 +215,9 @@ def _import_file(path: Path) -> Any:
         sys.path.insert(0, str(path.parent))
     try:
         spec.loader.exec_module(module)
+    except ConcurError:
+        del sys.modules[mod_name]
+        raise
     except SyntaxError as exc:
         del sys.modules[mod_name]
         raise WorkloadError(f"syntax error in {path.name}, line {exc.lineno}: {exc.msg}") from None
@@ -238,6 +250,8 @@ def read_input(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     if not p.is_file():
         raise InputError(f"input file not found: {p}")
     suffix = p.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        require("parquet", f"reading {p.name}")
     import pandas as pd  # input files are read once, in the parent and in the trial child
 
     try:

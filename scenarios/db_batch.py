@@ -32,10 +32,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+from profiler.scenarios import db_store
+from profiler.scenarios.db_store import Backend, drop_tables, ensure_table
+from profiler.scenarios.record_work import transform
 from profiler.workload import WorkerInfo, Workload
-from scenarios import db_store
-from scenarios.db_store import Backend, drop_tables, ensure_table
-from scenarios.record_work import transform
 
 __all__ = ["async_naive", "async_pool", "drop_tables", "records", "story", "sync_pool"]
 
@@ -71,7 +71,7 @@ def probe() -> Any:
     backend = db_store.current()
     if not backend.is_postgres:
         return None
-    from scenarios.pg_probe import ActivityProbe
+    from profiler.scenarios.pg_probe import ActivityProbe
 
     return ActivityProbe(backend.dsn or "", application_name=backend.app_name)
 

@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from scenarios.record_work import PENDING_RESULT, make_payload
+from profiler.extras import require
+from profiler.scenarios.record_work import PENDING_RESULT, make_payload
 
 if TYPE_CHECKING:
     import psycopg
@@ -73,6 +74,7 @@ def current() -> Backend:
     work = _env_int("CONCUR_DB_WORK", 1, low=0)
     dsn = os.environ.get("CONCUR_DSN", "").strip()
     if dsn:
+        require("db", "the database scenarios on PostgreSQL (CONCUR_DSN, --dsn)")
         return Backend("postgresql", table, rows, dsn=dsn, work_passes=work)
     path = os.environ.get("CONCUR_SQLITE_PATH", "").strip() or str(
         Path(tempfile.gettempdir()) / "concur" / f"{table}.sqlite3")

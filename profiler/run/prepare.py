@@ -17,7 +17,7 @@ import tempfile
 from dataclasses import dataclass
 from typing import Any
 
-from profiler.errors import ConfigError
+from profiler.errors import ConcurError, ConfigError
 from profiler.measure.trial import TrialSpec
 from profiler.models import get_model
 from profiler.results import Environment, Results, WorkloadInfo
@@ -69,6 +69,8 @@ def prepare(target: str, options: RunOptions) -> Prepared:
     else:
         try:
             sample = workload.make_records(SAMPLE_RECORDS)
+        except ConcurError:  # the workload said itself what is wrong (e.g. a missing extra)
+            raise
         except Exception as exc:
             raise ConfigError(f"the workload's records() raised {type(exc).__name__}: {exc}") from None
         if not sample:
