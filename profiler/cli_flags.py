@@ -47,7 +47,7 @@ def _models_help() -> str:
 Target = Annotated[str, typer.Argument(
     metavar="TARGET", help="file.py[:attr] or package.module[:attr]: a per-record function or a Workload.")]
 Models = Annotated[str | None, typer.Option(help=_models_help())]
-Timeout = Annotated[float, typer.Option(help="Seconds before a trial is killed and recorded as a timeout.")]
+Timeout = Annotated[float, typer.Option(help="Seconds before a trial is killed and recorded as a timeout (the adaptive sweep gives a trial less when the budget requires; the progress line shows each trial's own limit).")]
 Budget = Annotated[float, typer.Option(help="Seconds the adaptive sweep may take in all.")]
 Out = Annotated[Path | None, typer.Option(help="Report folder (default reports/<name>-<timestamp>/).")]
 NoReport = Annotated[bool, flag("--no-report", help="Skip the HTML/PNG report.")]

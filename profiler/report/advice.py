@@ -9,6 +9,7 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
+from profiler.extras import install_hint, missing
 from profiler.results import Results
 
 ATTRIBUTION_FLAG = "--attribution"
@@ -42,6 +43,7 @@ def next_steps(results: Results) -> tuple[NextStep, ...]:
         return ()
     why = ("the work is CPU-bound" if cls.label == "cpu-bound"
            else "the work is serialized on a shared resource")
+    needs = f", after `{install_hint('attribution')}`" if missing("attribution") else ""
     return (NextStep(f"{why}; to see which functions hold the CPU and whether the GIL or a "
-                     "lock is the limit (about 10 s more per configuration)",
+                     f"lock is the limit (about 10 s more per configuration{needs})",
                      attribution_command(results)),)
