@@ -229,8 +229,8 @@ def throughput_chart(results: Results) -> Chart | None:
         legend.append(LegendItem(st.label + extra, st.colour,
                                  marker_path(MARKER_SHAPE.get(st.marker, "circle"), 0, 0)))
     layouts = (
-        _layout("wide", (720, 360), (58, 14, 18, 52), axis, results, max_ticks=9),
-        _layout("narrow", (360, 300), (50, 12, 12, 50), axis, results, max_ticks=5),
+        _layout("wide", (720, 380), (58, 34, 18, 52), axis, results, max_ticks=9),
+        _layout("narrow", (360, 320), (50, 32, 12, 50), axis, results, max_ticks=5),
     )
     return Chart("chart-throughput", "Throughput vs concurrency", layouts, tuple(legend),
                  "Hover, focus or tap a point to read its values.")
