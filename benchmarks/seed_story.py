@@ -92,7 +92,7 @@ def sweep(target: str, models: list[str], total: int, budget_s: float, out: Path
 def measure(name: str, target: str, model: str, n: int, records: int, dsn: str,
             timeout_s: float) -> Row:
     from profiler.measure.trial import TrialSpec, run_trial
-    from scenarios import db_batch
+    from profiler.scenarios import db_batch
 
     label = f"{model}×{'unbounded' if n == 0 else n}"
     before = postgres_cpu_s(dsn)
@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         return print_default_runs(args.repeat, args.out or Path("reports") /
                                   f"seed-story-default-{dt.datetime.now():%Y%m%d-%H%M%S}")
 
-    from scenarios import db_store
+    from profiler.scenarios import db_store
 
     os.environ["CONCUR_DSN"] = args.dsn  # the trials' child processes read it
     os.environ["CONCUR_DB_TABLE"] = args.table

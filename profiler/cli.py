@@ -11,11 +11,13 @@ import json
 import os
 import re
 import sys
+import webbrowser
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 
 from profiler import format as fmt
 from profiler.api import profile
@@ -35,14 +37,18 @@ from profiler.cli_flags import (
     DbMaxConnections,
     Models,
     NoReport,
+    Open,
     Out,
     Quiet,
     Records,
     Target,
     Timeout,
     command,
+    flag,
+    is_stdout,
 )
 from profiler.errors import ConcurError
+from profiler.extras import require
 from profiler.files import write_atomic
 from profiler.gate.config import load_thresholds
 from profiler.gate.decision import Thresholds, judge, parse_config
@@ -57,6 +63,7 @@ from profiler.run.options import DEFAULT_RECORDS, RunOptions, positive
 from profiler.run.output import check_file, claim_folder
 from profiler.run.plan import parse_concurrency, parse_models
 from profiler.run.prepare import prepare
+from profiler.version import __version__
 
 app = typer.Typer(
     name="concur",
@@ -64,7 +71,31 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    # Plain help, as click prints it: flags without a `<bool>` type, paragraphs re-flowed to
+    # the terminal rather than broken where the docstring's lines break.
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        print(f"concur {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", "-V", callback=_print_version, is_eager=True,
+                                          metavar="", help="Print concur's version and exit.")] = False,
+) -> None:
+    """Measure which concurrency model makes a per-record batch function fastest, and why."""
+
+
+def open_report(index: Path, console: Console) -> None:
+    """--open: the report in the user's browser (`$BROWSER` is honoured, as everywhere)."""
+    if not webbrowser.open(index.resolve().as_uri()):
+        console.print(f"could not open a web browser; the report is {index.resolve()}")
 
 
 def default_out_dir(workload_name: str) -> Path:
@@ -108,10 +139,11 @@ class RunFlags:
     max_loop_lag_ms: Annotated[float, typer.Option(help="Event-loop lag p99 limit for loop models, ms.")] = 100.0
     timeout: Timeout = DEFAULTS["timeout"]
     out: Out = None
-    json_path: Annotated[Path | None, typer.Option("--json", help="Also write results.json here (written after every trial).")] = None
+    json_path: Annotated[Path | None, typer.Option("--json", help="Also write results.json here (written after every trial); '-' prints it to stdout at the end, and everything else goes to stderr.")] = None
     no_report: NoReport = False
+    open: Open = False
     quiet: Quiet = False
-    attribution: Annotated[bool, typer.Option("--attribution", help="After the sweep, re-run the recommended configuration (and the fastest event-loop one) under py-spy and yappi and say why it is slow: GIL, event-loop bookkeeping, waiting. About 10 s per configuration, never during timed trials.")] = False
+    attribution: Annotated[bool, flag("--attribution", help="After the sweep, re-run the recommended configuration (and the fastest event-loop one) under py-spy and yappi and say why it is slow: GIL, event-loop bookkeeping, waiting. About 10 s per configuration, never during timed trials.")] = False
     dsn: DSN = None
     db_max_connections: DbMaxConnections = None
     scheduler: Annotated[str | None, typer.Option(help="dask: use the existing cluster at this scheduler address (tcp://HOST:PORT) instead of a local cluster per trial; N is then informational.")] = None
@@ -136,7 +168,8 @@ class RunFlags:
                 max_connections=self.max_connections,
                 max_rss_bytes=int(self.max_rss_mib * 2**20) if self.max_rss_mib else None,
                 max_loop_lag_p99_ms=self.max_loop_lag_ms),
-            json_path=str(self.json_path or out_dir / "results.json"),
+            json_path=str(out_dir / "results.json" if self.json_path is None or is_stdout(self.json_path)
+                          else self.json_path),
             command=command_line(["concur", *sys.argv[1:]]),
             attribution=self.attribution, attribution_dir=str(out_dir),
         )
@@ -144,7 +177,7 @@ class RunFlags:
 
 @command(app, RunFlags)
 def run(flags: RunFlags) -> None:
-    """Run TARGET under several concurrency models, measure each, recommend one.
+    """Measure TARGET under each concurrency model and recommend one.
 
     The workload's trials see CONCUR_DSN (from --dsn), CONCUR_RECORDS and CONCUR_TOTAL
     (from --records/--total) in their environment, so a scenario can size its data.
@@ -153,22 +186,31 @@ def run(flags: RunFlags) -> None:
     out_dir = flags.out or default_out_dir(name)
     options = flags.options(out_dir)
     options.validate()  # bad flags fail before any folder is made
-    if flags.json_path is not None and str(flags.json_path) != "-":
+    to_stdout = is_stdout(flags.json_path)
+    if flags.json_path is not None and not to_stdout:
         check_file(flags.json_path, "--json")
-    with claim_folder(out_dir):  # checked and locked before the first trial
+    writes_folder = not flags.no_report or Path(options.json_path).parent == out_dir
+    with contextlib.ExitStack() as stack:
+        if writes_folder:  # checked and locked before the first trial
+            stack.enter_context(claim_folder(out_dir))
         export_workload_env(dsn=flags.dsn, records=flags.records, total=flags.total,
                             db_max_connections=flags.db_max_connections)
-        console = plain_console()
-        results = profile(flags.target, options, TerminalProgress(stderr_console(), quiet=flags.quiet))
-        if flags.json_path:
-            results.save(out_dir / "results.json")
+        console = stderr_console() if to_stdout else plain_console()  # stdout holds only the JSON
+        budget = options.budget_s if options.concurrency is None else None
+        with TerminalProgress(stderr_console(), quiet=flags.quiet, budget_s=budget) as progress:
+            results = profile(flags.target, options, progress)
         print_summary(console, results)
         if not flags.no_report:
             # matplotlib loads only when a report is drawn
             from profiler.report.html import render_report
 
-            console.print(f"report: {render_report(results, out_dir)}")
-        console.print(f"results: {options.json_path}")
+            index = render_report(results, out_dir).resolve()
+            console.print(f"report: {index}")
+            if flags.open:
+                open_report(index, console)
+        console.print(f"results: {Path(options.json_path).resolve()}")
+    if to_stdout:
+        sys.stdout.write(results.to_json() + "\n")
     if results.interrupted:
         raise typer.Exit(EXIT_INTERRUPTED)
     if all_failed(results):
@@ -188,14 +230,19 @@ def run(flags: RunFlags) -> None:
 def report(
     results_file: Annotated[Path, typer.Argument(help="A results.json written by `concur run`.")],
     out: Annotated[Path | None, typer.Option(help="Report folder (default: beside the results file).")] = None,
+    open: Open = False,
 ) -> None:
-    """Re-render the HTML/PNG/markdown report from a saved results.json, without re-running."""
+    """Re-render a saved results.json as a report (HTML, PNG, markdown); no re-run."""
     from profiler.report.html import render_report  # matplotlib loads only when a report is drawn
 
     results = load_results(results_file)
     with claim_folder(out or results_file.parent):
-        index = render_report(results, out or results_file.parent, source_dir=results_file.parent)
-    plain_console().print(f"report: {index}")
+        index = render_report(results, out or results_file.parent,
+                              source_dir=results_file.parent).resolve()
+    console = plain_console()
+    console.print(f"report: {index}")
+    if open:
+        open_report(index, console)
 
 
 @app.command()
@@ -203,8 +250,12 @@ def compare(
     baseline: Annotated[Path, typer.Argument(help="results.json of the baseline run.")],
     candidate: Annotated[Path, typer.Argument(help="results.json of the candidate run.")],
     out: Out = None,
+    open: Open = False,
 ) -> None:
-    """Side-by-side report of two runs (e.g. thread-pool baseline vs async candidate)."""
+    """Compare two runs: which is faster beyond the noise, and at what cost.
+
+    Prints the verdict and one line per metric, and warns when the runs measured different
+    targets, databases or machines."""
     from profiler.report.compare import render_compare  # matplotlib loads only when drawn
 
     a, b = load_results(baseline), load_results(candidate)
@@ -213,7 +264,10 @@ def compare(
     console = plain_console()
     for line in outcome.lines():
         console.print(line, markup=False)
-    console.print(f"report: {outcome.index_path}")
+    index = Path(outcome.index_path or out_dir).resolve()
+    console.print(f"report: {index}")
+    if open:
+        open_report(index, console)
 
 
 # ---------------------------------------------------------------- gate
@@ -240,7 +294,7 @@ class GateFlags:
     timeout: Timeout = DEFAULTS["timeout"]
     markdown: Annotated[Path | None, typer.Option(help="Write a pull-request comment (markdown) here.")] = None
     junit: Annotated[Path | None, typer.Option(help="Write JUnit XML here (one testcase per check).")] = None
-    json_out: Annotated[Path | None, typer.Option("--json", help="Write the gate outcome as JSON here.")] = None
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the gate outcome as JSON here; '-' prints it to stdout, and everything else goes to stderr.")] = None
     out: Out = None
     no_report: NoReport = False
     quiet: Quiet = False
@@ -264,15 +318,15 @@ class GateFlags:
 
 @command(app, GateFlags)
 def gate(flags: GateFlags) -> None:
-    """Fail (exit 1) when the candidate is slower or heavier than the baseline, beyond noise.
+    """Fail (exit 1) when a rewrite is slower or heavier, beyond the noise.
 
     Exit codes: 0 pass, 1 a check failed, 2 usage/config/input error, 3 a side could not run.
     """
     thresholds, source = flags.thresholds()
     spec = flags.spec()
-    for path, flag in ((flags.markdown, "--markdown"), (flags.junit, "--junit"), (flags.json_out, "--json")):
-        if path is not None and str(path) != "-":
-            check_file(path, flag)
+    for path, name in ((flags.markdown, "--markdown"), (flags.junit, "--junit"), (flags.json_out, "--json")):
+        if path is not None and not is_stdout(path):
+            check_file(path, name)
     out_dir = None if flags.no_report else flags.out or default_out_dir("gate")
     with contextlib.ExitStack() as stack:
         if out_dir is not None:
@@ -284,7 +338,8 @@ def _gate(flags: GateFlags, thresholds: Thresholds, source: str, spec: GateSpec,
           out_dir: Path | None) -> None:
     export_workload_env(dsn=flags.dsn, records=None, total=flags.total,
                         db_max_connections=flags.db_max_connections)
-    a, b, chosen = measure_sides(spec, TerminalProgress(stderr_console(), quiet=flags.quiet))
+    with TerminalProgress(stderr_console(), quiet=flags.quiet) as progress:
+        a, b, chosen = measure_sides(spec, progress)
     pins = {"baseline": spec.baseline_config, "candidate": spec.candidate_config}
     outcome = judge(a, b, thresholds, source,
                     configs=(chosen["baseline"].key if "baseline" in chosen else pins["baseline"],
@@ -292,13 +347,14 @@ def _gate(flags: GateFlags, thresholds: Thresholds, source: str, spec: GateSpec,
                     chosen_by=(chosen["baseline"].how if "baseline" in chosen else "",
                                chosen["candidate"].how if "candidate" in chosen else ""),
                     total=spec.total)
-    console = plain_console()
+    to_stdout = is_stdout(flags.json_out)
+    console = stderr_console() if to_stdout else plain_console()  # stdout holds only the JSON
     if outcome.story is not None:
         console.print(outcome.story.headline, style="bold", highlight=False, markup=False)
     console.print(outcome.verdict(), style="bold green" if outcome.passed else "bold red")
     console.print(gate_table(outcome))
     for path, text in ((flags.markdown, gate_markdown), (flags.junit, gate_junit),
-                       (flags.json_out, gate_json)):
+                       (None if to_stdout else flags.json_out, gate_json)):
         if path is not None:
             write_atomic(path, text(outcome))
     if out_dir is not None:
@@ -306,7 +362,9 @@ def _gate(flags: GateFlags, thresholds: Thresholds, source: str, spec: GateSpec,
         from profiler.report.compare import render_compare
 
         compared = render_compare(a, b, out_dir, headline=outcome.verdict())
-        console.print(f"report: {compared.index_path}")
+        console.print(f"report: {Path(compared.index_path or '.').resolve()}")
+    if to_stdout:
+        sys.stdout.write(gate_json(outcome).rstrip("\n") + "\n")
     if not outcome.passed:
         raise typer.Exit(EXIT_GATE_FAILED)
 
@@ -324,7 +382,10 @@ def attribute(
     out: Annotated[Path | None, typer.Option(help="Folder for the flame graph, speedscope JSON and attribution.json (default reports/attribution-<timestamp>/).")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds before a pass is killed.")] = 60.0,
 ) -> None:
-    """Why one configuration is slow: py-spy and yappi on TARGET at MODEL × N (not timed)."""
+    """Why one configuration is slow: py-spy and yappi on TARGET at MODEL×N.
+
+    Not a timed trial: the samplers slow it down."""
+    require("attribution", "concur attribute")
     reason = get_model(model).concurrency_error(concurrency)
     if reason:
         raise ConcurError(reason)
@@ -352,8 +413,8 @@ def attribute(
 
 @app.command()
 def scenarios() -> None:
-    """List the bundled example workloads, one line each, with the command to run each."""
-    from scenarios import CATALOG  # the examples live beside the package, not inside it
+    """List the bundled examples and the command that runs each."""
+    from profiler.scenarios import CATALOG  # installed from the repository's scenarios/
 
     console = plain_console()
     for sc in CATALOG:

@@ -17,21 +17,42 @@ from typing import Annotated, Any, TypeVar, get_type_hints
 
 import typer
 
+from profiler.models import MODELS
 from profiler.run.options import DEFAULT_BUDGET_S, DEFAULT_TIMEOUT_S
 
 F = TypeVar("F")
 
+STDOUT = "-"  # `--json -`: the JSON goes to stdout (hyperfine's and pyinstrument's convention)
+
+
+def is_stdout(path: Path | str | None) -> bool:
+    """True for `-`, the conventional name of stdout."""
+    return path is not None and str(path) == STDOUT
+
+
+def flag(*names: str, help: str) -> Any:
+    """A boolean flag: `metavar=""` keeps typer from showing it as taking a `<bool>` value."""
+    return typer.Option(*names, help=help, metavar="")
+
+
+def _models_help() -> str:
+    """Every registered model, named in the help (a model added to the registry appears here)."""
+    opt_in = [name for name, model in MODELS.items() if model.opt_in]
+    names = ", ".join(MODELS)
+    only = f"; {', '.join(opt_in)} only when named" if opt_in else ""
+    return f"Comma-separated models: {names} (default: every one that can run the handle{only})."
+
+
 # --- options shared by several commands -------------------------------------------------
 Target = Annotated[str, typer.Argument(
     metavar="TARGET", help="file.py[:attr] or package.module[:attr]: a per-record function or a Workload.")]
-Models = Annotated[str | None, typer.Option(
-    help="Comma-separated models: sequential, threads, processes, asyncio-threads, asyncio, uvloop, "
-         "dask, celery (default: every one that can run the handle; dask and celery only when named).")]
-Timeout = Annotated[float, typer.Option(help="Seconds before a trial is killed and recorded as a timeout.")]
+Models = Annotated[str | None, typer.Option(help=_models_help())]
+Timeout = Annotated[float, typer.Option(help="Seconds before a trial is killed and recorded as a timeout (the adaptive sweep gives a trial less when the budget requires; the progress line shows each trial's own limit).")]
 Budget = Annotated[float, typer.Option(help="Seconds the adaptive sweep may take in all.")]
 Out = Annotated[Path | None, typer.Option(help="Report folder (default reports/<name>-<timestamp>/).")]
-NoReport = Annotated[bool, typer.Option("--no-report", help="Skip the HTML/PNG report.")]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")]
+NoReport = Annotated[bool, flag("--no-report", help="Skip the HTML/PNG report.")]
+Quiet = Annotated[bool, flag("--quiet", "-q", help="No progress lines.")]
+Open = Annotated[bool, flag("--open", help="Open the HTML report in the default web browser once it is written.")]
 Records = Annotated[int | None, typer.Option(help="Records per trial (default: sized to ~1 s of work).")]
 DSN = Annotated[str | None, typer.Option(
     help="Database URL for workloads that read CONCUR_DSN (the bundled db_batch scenarios); "

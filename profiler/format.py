@@ -189,3 +189,25 @@ def verdict_title(label: str, refinements: list[str] | tuple[str, ...] = ()) -> 
 def plural(n: float, word: str) -> str:
     """`1 repeat`, `3 repeats`."""
     return f"{count(n)} {word}{'' if n == 1 else 's'}"
+
+
+def clock(value: float | None) -> str:
+    """Elapsed time as a stopwatch shows it: `0:07`, `12:34`, `1:02:05`."""
+    if missing(value):
+        return NA
+    assert value is not None
+    minutes, secs = divmod(max(0, int(value)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def rate_spread(mean: float | None, sd: float | None) -> str:
+    """Records per second as `mean ± standard deviation` (hyperfine's and pyperf's form), the
+    deviation to the mean's precision (`366 ± 13`, `2.47 ± 0.05`); the mean alone without one."""
+    if missing(mean):
+        return NA
+    assert mean is not None
+    if missing(sd):
+        return rate(mean)
+    assert sd is not None
+    return f"{rate(mean)} ± {sd:,.0f}" if abs(mean) >= 10 else f"{rate(mean)} ± {sd:.2g}"

@@ -13,16 +13,22 @@ import inspect
 import os
 import re
 import sys
+import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from profiler.errors import InputError, WorkloadError
+from profiler.errors import ConcurError, InputError, WorkloadError
+from profiler.extras import require
 
 DEFAULT_ATTRS = ("workload", "main")
 _CONFIG = re.compile(r"^[a-z][a-z0-9_-]*:\d+$")
+# `scenarios.db_batch:story` names a bundled example wherever concur is installed: the
+# examples are installed as `profiler.scenarios` (no top-level package of that generic
+# name), and the repository's `scenarios/` folder is the same files.
+BUNDLED = "scenarios"
 
 
 @dataclass(frozen=True)
@@ -218,8 +224,12 @@ def _import_target(base: str) -> Any:
         return importlib.import_module(base)
     except ModuleNotFoundError as exc:
         if exc.name and base.startswith(exc.name):
+            if base.split(".", 1)[0] == BUNDLED and importlib.util.find_spec(f"profiler.{BUNDLED}"):
+                return _import_target(f"profiler.{base}")
             raise WorkloadError(f"no module named {base!r} (and no file {base}.py)") from None
         raise WorkloadError(f"importing {base} failed: {exc}") from None
+    except ConcurError:  # the target said itself what is wrong (e.g. a missing extra)
+        raise
     except SyntaxError as exc:
         raise WorkloadError(f"syntax error in {exc.filename}, line {exc.lineno}: {exc.msg}") from None
     except Exception as exc:  # the user's module raised at import time
@@ -243,6 +253,9 @@ def _import_file(path: Path) -> Any:
         sys.path.insert(0, str(path.parent))
     try:
         spec.loader.exec_module(module)
+    except ConcurError:
+        del sys.modules[mod_name]
+        raise
     except SyntaxError as exc:
         del sys.modules[mod_name]
         raise WorkloadError(f"syntax error in {path.name}, line {exc.lineno}: {exc.msg}") from None
@@ -259,6 +272,21 @@ def _exited_at_import(name: str, exc: SystemExit) -> str:
     return (f"importing {name} called sys.exit({exc.code!r}): the target runs its own code on "
             "import; put that code under `if __name__ == \"__main__\":` so concur can import "
             "the function alone")
+def describe_database(dsn: str | None) -> str | None:
+    """Where a DSN points, with no credential: `postgresql://127.0.0.1:5432/test` for a URL,
+    `host=… port=… dbname=…` for a key-value DSN; None for no DSN."""
+    if not dsn or not dsn.strip():
+        return None
+    if "://" in dsn:
+        url = urllib.parse.urlsplit(dsn.strip())
+        try:
+            port = f":{url.port}" if url.port else ""
+        except ValueError:
+            port = ""
+        return f"{url.scheme}://{url.hostname or ''}{port}{url.path}"
+    pairs = dict(re.findall(r"(\w+)\s*=\s*('[^']*'|\S+)", dsn))
+    kept = [f"{key}={pairs[key]}" for key in ("host", "port", "dbname") if key in pairs]
+    return " ".join(kept) or "a database named by a DSN without host or dbname"
 
 
 def read_input(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
@@ -269,6 +297,8 @@ def read_input(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     if not p.is_file():  # a folder, a device (/dev/null), a pipe: not rows to read
         raise InputError(f"input {p} is not a regular file; give a .csv, .jsonl or .parquet file")
     suffix = p.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        require("parquet", f"reading {p.name}")
     import pandas as pd  # input files are read once, in the parent and in the trial child
 
     try:

@@ -1,8 +1,10 @@
 """Runnable example workloads built from real components, led by the founding story.
 
-Every entry of `CATALOG` is a `concur run` target that works both as a module
-(`scenarios.db_batch:sync_pool`, from any directory once concur is installed) and as a
-file (`scenarios/db_batch.py:sync_pool`, from the repository root). The first entry
+This folder is installed as `profiler.scenarios` (setup.py maps it: no top-level
+package of so generic a name is installed). Every entry of `CATALOG` is a `concur run`
+target that works both as a module (`scenarios.db_batch:sync_pool`, from any directory
+once concur is installed: a `scenarios.` target falls back to `profiler.scenarios`) and
+as a file (`scenarios/db_batch.py:sync_pool`, from the repository root). The first entry
 is the seed job: the database batch job as it was, on a PostgreSQL server that the run
 starts for itself (an embedded one from a pip wheel; `--dsn` or `CONCUR_DSN` names
 yours instead); its `sqlite_*` twins run on an SQLite file. `concur scenarios` prints

@@ -39,10 +39,10 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
+from profiler.scenarios import db_store
+from profiler.scenarios.db_store import Backend, drop_tables, ensure_table
+from profiler.scenarios.record_work import transform
 from profiler.workload import ServiceEnv, WorkerInfo, Workload
-from scenarios import db_store
-from scenarios.db_store import Backend, drop_tables, ensure_table
-from scenarios.record_work import transform
 
 __all__ = ["async_naive", "async_pool", "database", "drop_tables", "records", "sqlite_story",
            "story", "sync_pool"]
@@ -73,7 +73,11 @@ def database() -> Iterator[ServiceEnv]:
     if os.environ.get("CONCUR_DSN", "").strip() and os.environ.get("CONCUR_DB_BACKEND") != "sqlite":
         yield ServiceEnv({}, f"PostgreSQL given by --dsn/CONCUR_DSN ({db_store.current().describe()})")
         return
-    from scenarios.pg_embedded import DEFAULT_MAX_CONNECTIONS, ServiceError, embedded_postgres
+    from profiler.scenarios.pg_embedded import (
+        DEFAULT_MAX_CONNECTIONS,
+        ServiceError,
+        embedded_postgres,
+    )
 
     try:
         limit = db_store.env_int("CONCUR_DB_MAX_CONNECTIONS", DEFAULT_MAX_CONNECTIONS, low=4)
@@ -112,7 +116,7 @@ def probe() -> Any:
     backend = db_store.current()
     if not backend.is_postgres:
         return None
-    from scenarios.pg_probe import ActivityProbe
+    from profiler.scenarios.pg_probe import ActivityProbe
 
     return ActivityProbe.from_env(backend.dsn or "", application_name=backend.app_name)
 

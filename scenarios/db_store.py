@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from profiler.redact import redact
-from scenarios.record_work import PENDING_RESULT, make_payload
+from profiler.scenarios.record_work import PENDING_RESULT, make_payload
 
 if TYPE_CHECKING:
     import psycopg

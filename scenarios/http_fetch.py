@@ -22,8 +22,8 @@ import http.client
 import json
 from typing import Any
 
+from profiler.scenarios.latency_server import ensure_server
 from profiler.workload import WorkerInfo, Workload
-from scenarios.latency_server import ensure_server
 
 TIMEOUT_S = 30.0
 

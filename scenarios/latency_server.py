@@ -13,7 +13,7 @@ outside the caller's process tree and returns its address; later callers, in any
 process, find it through a small state file. It exits by itself after `idle_exit_s`
 with no open connection (so it stops shortly after the trial), or on `stop_server()`.
 
-Run by hand: `python -m scenarios.latency_server --delay-ms 20 --limit 64` (foreground).
+Run by hand: `python -m profiler.scenarios.latency_server --delay-ms 20 --limit 64` (foreground).
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ def ensure_server(delay_ms: float | None = None, limit: int | None = None,
 
 
 def _spawn(path: Path, delay_ms: float, limit: int, idle_exit_s: float) -> dict[str, int]:
-    cmd = [sys.executable, "-m", "scenarios.latency_server", "--delay-ms", f"{delay_ms:g}",
+    cmd = [sys.executable, "-m", __name__, "--delay-ms", f"{delay_ms:g}",
            "--limit", str(limit), "--idle-exit", f"{idle_exit_s:g}", "--state", str(path),
            "--daemon"]
     # The intermediate process forks the server and exits at once: the server is then

@@ -16,6 +16,21 @@ from tests.battery import Concur
 
 TESTS = Path(__file__).parent
 CORE = TESTS / "workloads" / "core.py"
+REPORTS = (TESTS.parent / "reports", Path.cwd() / "reports")  # concur's default output folder
+
+
+def _reports_listing() -> set[Path]:
+    return {entry for folder in REPORTS if folder.is_dir() for entry in folder.iterdir()}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def nothing_written_to_reports() -> Iterator[None]:
+    """Tests write to tmp_path only: the session fails if one leaves anything in reports/
+    (a command run without --out writes its report there, as a user's would)."""
+    before = _reports_listing()
+    yield
+    added = sorted(map(str, _reports_listing() - before))
+    assert not added, f"the tests wrote into reports/: {added}"
 
 
 def target(name: str) -> str:

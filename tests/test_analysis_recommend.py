@@ -193,8 +193,19 @@ def warning_with(rec, text: str) -> str:
 def test_warns_when_connections_grow_with_concurrency():
     rec = recommend(io_job(make_trial("asyncio", 1, throughput_rps=27.0, connections_peak=1),
                            make_trial("asyncio", 0, throughput_rps=300.0, connections_peak=1000)))
-    w = warning_with(rec, "asyncio: connections grow with concurrency")
-    assert "1 at asyncio×1, 1,000 at asyncio×unbounded (1,000×)" in w
+    w = warning_with(rec, "connections grow with concurrency — ")
+    assert "asyncio: 1 at asyncio×1, 1,000 at asyncio×unbounded (1,000×)" in w
+
+
+def test_connection_growth_in_several_models_is_one_warning():
+    rec = recommend(make_results(make_trial("threads", 2, connections_peak=2),
+                                 make_trial("threads", 8, connections_peak=8),
+                                 make_trial("asyncio", 2, connections_peak=2),
+                                 make_trial("asyncio", 0, connections_peak=900)))
+    growth = [w for w in rec.warnings if "connections grow" in w]
+    assert len(growth) == 1
+    assert "threads: 2 at threads×2, 8 at threads×8 (4.0×); asyncio: 2 at asyncio×2, 900 at " \
+           "asyncio×unbounded (450×): each worker or task opens its own" in growth[0]
 
 
 def test_no_connection_warning_when_growth_is_under_four_times():
@@ -218,8 +229,8 @@ def test_warns_when_the_recommended_config_saturates_the_cpu():
 def test_warns_when_memory_grows_more_than_twice_across_concurrency():
     rec = recommend(make_results(make_trial("processes", 1, rss_peak_bytes=40 * MIB),
                                  make_trial("processes", 8, rss_peak_bytes=320 * MIB)))
-    assert "40 MiB at processes×1, 320 MiB at processes×8 (8.0×)" in warning_with(
-        rec, "processes: peak memory grows with concurrency")
+    assert "processes: 40 MiB at processes×1, 320 MiB at processes×8 (8.0×)" in warning_with(
+        rec, "peak memory grows with concurrency")
 
 
 def test_warns_that_a_single_run_has_unknown_noise():
@@ -239,14 +250,16 @@ def test_warns_about_trials_with_too_few_records():
     assert "threads×64 (20)" in warning_with(rec, "few records per trial (< 50)")
 
 
-def test_warns_about_crashed_and_timed_out_trials_and_skipped_models():
+def test_warns_about_crashed_and_timed_out_trials_and_notes_skipped_models():
     rec = recommend(make_results(
         make_trial("sequential", 1),
         make_trial("processes", 8, status="timeout", status_detail="killed after --timeout 30 s"),
         skipped=[Skipped("uvloop", None, "uvloop is not installed")],
     ))
     assert warning_with(rec, "processes×8 (repeat 0, trial 1) timed out: killed after --timeout 30 s")
-    assert warning_with(rec, "skipped uvloop: uvloop is not installed")
+    # A skip is the tool's own choice: a note, not a reason to distrust the numbers.
+    assert rec.notes == ["skipped uvloop: uvloop is not installed"]
+    assert not [w for w in rec.warnings if "skipped" in w]
 
 
 def test_warns_when_a_limit_could_not_be_checked():

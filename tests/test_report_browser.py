@@ -10,6 +10,7 @@ Skipped without Chromium, except in CI (CI=true), where a missing browser fails.
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import shutil
@@ -113,3 +114,98 @@ def test_net_log_check_sees_a_page_that_does_reach_out(tmp_path):
     _, netlog = screenshot(control.as_uri(), tmp_path, "control", (400, 300))
     assert sorted(page_requests(netlog)) == ["http://example.invalid/a.png",
                                              "https://fonts.example.invalid/b.css"]
+
+
+# --- layout at phone and laptop widths, and the interactive parts (issue 16) -------------
+
+LAYOUT_CHECK = """
+<script>
+/* Injected by the test (never part of a report): measures the page once it has loaded,
+   hovers a chart point, sorts the trial table, and writes what it saw into the DOM. */
+window.addEventListener("load", function () {
+  var r = {width: window.innerWidth,
+           overflow: document.documentElement.scrollWidth - window.innerWidth};
+  var svg = Array.prototype.find.call(document.querySelectorAll("svg.chart"),
+                                      function (s) { return s.getBoundingClientRect().width > 0; });
+  r.chart = svg ? svg.getAttribute("class") : null;
+  r.outside = []; r.minText = 1e9;
+  if (svg) {
+    var box = svg.getBoundingClientRect();
+    svg.querySelectorAll("text").forEach(function (t) {
+      var b = t.getBoundingClientRect();
+      if (b.left < box.left - 1 || b.right > box.right + 1 || b.top < box.top - 1 ||
+          b.bottom > box.bottom + 1) r.outside.push(t.textContent);
+      r.minText = Math.min(r.minText, b.height);
+    });
+    var pt = svg.querySelectorAll(".pt")[2];
+    pt.dispatchEvent(new MouseEvent("mouseover", {bubbles: true}));
+    r.readout = document.querySelector(".readout").textContent;
+    r.expected = pt.getAttribute("data-readout");
+  }
+  r.imgs = Array.prototype.map.call(document.querySelectorAll("figure img"), function (i) {
+    return [i.naturalWidth, Math.round(i.getBoundingClientRect().width)]; });
+  var th = Array.prototype.find.call(document.querySelectorAll("#trials th"),
+                                     function (h) { return h.textContent.trim() === "Throughput"; });
+  th.querySelector("button").click();
+  r.sort = th.getAttribute("aria-sort");
+  r.sorted = Array.prototype.map.call(document.querySelectorAll("#trials tbody tr"),
+                                      function (tr) { return tr.cells[th.cellIndex].getAttribute("data-sort"); });
+  parent.postMessage(JSON.stringify(r), "*");  /* to the host page, which --dump-dom prints */
+});
+</script>
+"""
+# Headless Chromium's window is at least 500 px wide: the page goes in an iframe of the exact
+# width (media queries follow the iframe's viewport), and reports back by postMessage.
+HOST = """<!doctype html><html><body style="margin:0">
+<iframe src="{src}" style="width:{width}px;height:2000px;border:0"></iframe>
+<script>
+window.addEventListener("message", function (e) {{
+  var pre = document.createElement("pre"); pre.id = "layout-check"; pre.textContent = e.data;
+  document.body.appendChild(pre);
+}});
+</script></body></html>
+"""
+
+
+def measure_layout(report_dir: Path, tmp_path: Path, width: int) -> tuple[dict, list[str]]:
+    """Open a copy of index.html with LAYOUT_CHECK added, `width` px wide; its findings and
+    the requests the page made."""
+    page = report_dir / f"index-check-{width}.html"
+    page.write_text((report_dir / "index.html").read_text(encoding="utf-8")
+                    .replace("</body>", LAYOUT_CHECK + "</body>"), encoding="utf-8")
+    host = report_dir / f"host-{width}.html"
+    host.write_text(HOST.format(src=page.name, width=width), encoding="utf-8")
+    netlog = tmp_path / f"layout-{width}.netlog.json"
+    cmd = [chromium(), *FLAGS, f"--user-data-dir={tmp_path / f'layout-{width}-profile'}",
+           f"--log-net-log={netlog}", "--virtual-time-budget=8000",
+           f"--window-size={max(width, 500) + 20},2000", "--dump-dom", host.as_uri()]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120,
+                          stdin=subprocess.DEVNULL, check=False)
+    start = proc.stdout.find('<pre id="layout-check">')
+    assert start >= 0, f"the check did not run (exit {proc.returncode}): {proc.stderr[-2000:]}"
+    body = proc.stdout[start + len('<pre id="layout-check">'):proc.stdout.index("</pre>", start)]
+    return json.loads(html.unescape(body)), page_requests(netlog)
+
+
+@pytest.mark.parametrize("width", [390, 1400])
+def test_plots_fit_their_boxes_and_the_interactive_parts_work_offline(report_dir, tmp_path, width):
+    found, requests = measure_layout(report_dir, tmp_path, width)
+    assert found["width"] == width
+    assert requests == []
+    assert found["overflow"] <= 0, "the page scrolls sideways: something is wider than the screen"
+    # the throughput chart: the layout drawn for this width, every label inside it, ≥ 10 px
+    assert found["chart"] == ("chart chart-narrow" if width < 640 else "chart chart-wide")
+    assert found["outside"] == []
+    assert found["minText"] >= 10
+    # hovering a point shows its values
+    assert found["readout"] == found["expected"] and "records/s" in found["readout"]
+    # PNG plots load; on a phone they keep a readable size and scroll sideways in their frame
+    assert found["imgs"] and all(natural == 1400 for natural, _ in found["imgs"])
+    shown = {w for _, w in found["imgs"]}
+    assert shown == {704} if width < 640 else max(shown) <= 1024
+    # the trial table sorts by throughput on a click; trials without one go last
+    assert found["sort"] == "ascending"
+    keys = found["sorted"]
+    values = [float(v) for v in keys if v]
+    assert len(values) >= 2 and values == sorted(values)
+    assert all(keys[: len(values)])  # the crashed and timed-out trials (no throughput) last

@@ -89,4 +89,4 @@ def test_different_environments_are_flagged(tmp_path, no_plots):
     b = make_compare_run([450, 455, 460])
     b.environment.cpu_count = 16
     out = render_compare(make_compare_run([300, 305, 310]), b, tmp_path)
-    assert "different environments (2 vs 16 cores" in Page(out.index_path.read_text(encoding="utf-8")).text
+    assert "Different environments (2 vs 16 cores" in Page(out.index_path.read_text(encoding="utf-8")).text

@@ -61,13 +61,15 @@ def test_an_interrupted_run_says_so():
     assert "The run was interrupted" in Page(html).text
 
 
-def test_every_plot_has_an_img_whose_file_exists(full_report):
+def test_every_plot_is_shown_and_its_png_exists(full_report):
+    """Each plot is an <img> of its PNG, but throughput, drawn as inline SVG, links its PNG."""
     _, out, html = full_report
-    imgs = Page(html).imgs
+    page = Page(html)
+    shown = page.imgs + [value for tag, _, value in page.links if tag == "a"]
     for spec in PLOTS:
-        assert f"{spec.key}.png" in imgs
-    for src in imgs:
-        assert (out / src).is_file()
+        assert f"{spec.key}.png" in shown
+        assert (out / f"{spec.key}.png").is_file()
+    assert "throughput.png" not in page.imgs and 'class="chart chart-wide"' in html
 
 
 def test_trial_table_has_one_row_per_trial(full_report):
@@ -194,7 +196,7 @@ def test_renders_the_verdict_profiler_analysis_computes(tmp_path):
     sentence = results.recommendation.sentence
     assert sentence[:1].upper() + sentence[1:] in page.text  # the headline starts capitalised
     assert page.rows["trials"] == len(results.trials) and page.rows["scaling"] >= 1
-    assert {f"{spec.key}.png" for spec in PLOTS} == set(page.imgs)
+    assert {f"{spec.key}.png" for spec in PLOTS} - {"throughput.png"} == set(page.imgs)
     md = summary_markdown(results)
     assert md.count("\n- ") <= 7 and "more in the HTML report" in md
 

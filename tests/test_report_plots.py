@@ -28,6 +28,11 @@ def _has_data(ax) -> bool:
     return bool(ax.lines or ax.patches or ax.collections)
 
 
+def legend_texts(fig) -> list[str]:
+    """The legend's entries: figure-level, below the axes, so it never covers data."""
+    return [t.get_text() for legend in fig.legends for t in legend.get_texts()]
+
+
 @pytest.mark.parametrize("spec", PLOTS, ids=lambda s: s.key)
 @pytest.mark.parametrize("data", ["single", "compare"])
 def test_every_plot_has_data_and_labelled_axes(spec, data):
@@ -43,7 +48,7 @@ def test_every_plot_has_data_and_labelled_axes(spec, data):
 
 def test_compare_plots_name_both_runs_in_the_legend():
     fig = throughput_figure(_pair())
-    texts = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    texts = legend_texts(fig)
     assert any(t.startswith("baseline") for t in texts)
     assert any(t.startswith("candidate") for t in texts)
 
@@ -62,11 +67,13 @@ def test_unbounded_is_drawn_right_of_every_finite_concurrency_on_a_log2_axis():
 def test_throughput_draws_the_usl_curve_and_marks_n_star():
     results = make_results()
     results.scaling["threads"].n_star = 12.0
-    ax = throughput_figure(results).axes[0]
+    fig = throughput_figure(results)
+    ax = fig.axes[0]
     assert any(line.get_label() == "USL fit (dotted)" for line in ax.lines)
     stars = [line for line in ax.lines if line.get_marker() == "*"]
     assert len(stars) == 1 and stars[0].get_xdata()[0] == 12.0
-    assert any("N*" in t.get_text() for t in ax.texts)
+    assert not ax.texts  # N* is named in the legend, never as text over the data
+    assert "threads · peak N*≈12" in legend_texts(fig)
 
 
 @pytest.mark.parametrize("scaling", [None, {}, {"threads": ScalingFit("ok", 50.0, None, 0.1)},
@@ -105,3 +112,73 @@ def test_no_successful_trial_means_no_data_for_every_plot(spec):
         t.status = "crashed"
     with pytest.raises(NoData):
         spec.make(results)
+
+
+def _drawn(fig: Figure) -> Figure:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig).draw()
+    return fig
+
+
+def _wide_n_star_results():
+    """The layout that used to cut "N*≈354" at the right edge: a peak far right of the data."""
+    results = make_results()
+    results.scaling["threads"].n_star = 354.0
+    results.scaling["threads"].kappa = 0.000001
+    return results
+
+
+@pytest.mark.parametrize("spec", PLOTS, ids=lambda s: s.key)
+@pytest.mark.parametrize("data", ["single", "compare", "far-n-star"])
+def test_every_text_lies_inside_the_image_and_the_legend_off_the_data(spec, data):
+    made = {"single": make_results, "compare": _pair, "far-n-star": _wide_n_star_results}[data]()
+    fig = _drawn(spec.make(made))
+    drawn = fig.get_tightbbox(fig.canvas.get_renderer())  # everything drawn, in inches
+    size = fig.bbox_inches
+    tolerance = 0.01
+    assert (drawn.x0 >= size.x0 - tolerance and drawn.y0 >= size.y0 - tolerance
+            and drawn.x1 <= size.x1 + tolerance and drawn.y1 <= size.y1 + tolerance), \
+        f"{spec.key}: something is drawn outside the image: {drawn} vs {size}"
+    for legend in fig.legends:
+        for ax in fig.axes:
+            assert not legend.get_window_extent().overlaps(ax.get_window_extent()), \
+                f"{spec.key}: the legend overlaps the plot area"
+
+
+def test_n_star_outside_the_measured_range_is_named_not_drawn():
+    fig = throughput_figure(_wide_n_star_results())
+    assert "threads · peak N*≈354 (outside N=2–16)" in legend_texts(fig)
+    assert not [line for line in fig.axes[0].lines if line.get_marker() == "*"]
+
+
+def test_usl_curves_cover_only_each_models_measured_range():
+    results = make_results()
+    results.scaling["asyncio"] = ScalingFit("ok", 40.0, 0.02, 0.0001, 70.0, 0.99)
+    ax = throughput_figure(results).axes[0]
+    curves = [line for line in ax.lines if line.get_linestyle() == ":"]
+    spans = sorted((round(min(c.get_xdata()), 6), round(max(c.get_xdata()), 6)) for c in curves)
+    # threads was measured at 2..16 (its fit's N=1 point is sequential's); asyncio at 8 only
+    # (unbounded is not on the finite axis): one point, no curve.
+    assert spans == [(2.0, 16.0)]
+
+
+def test_connections_that_are_all_zero_are_not_drawn_as_a_flat_line():
+    from profiler.report.plots import connections_figure
+
+    results = make_results()
+    for t in results.trials:
+        t.connections_peak = 0 if t.ok else None
+    with pytest.raises(NoData, match="no trial opened a TCP connection"):
+        connections_figure(results)
+
+
+def test_small_connection_counts_get_whole_number_ticks():
+    from profiler.report.plots import connections_figure
+
+    results = make_results()
+    for t in results.trials:
+        if t.ok:
+            t.connections_peak = 1
+    ax = _drawn(connections_figure(results)).axes[0]
+    assert all(float(tick).is_integer() for tick in ax.get_yticks())

@@ -7,9 +7,9 @@ import shlex
 
 import pytest
 
-import scenarios
+from profiler import scenarios
+from profiler.scenarios import CATALOG, Scenario
 from profiler.workload import Workload, load_target
-from scenarios import CATALOG, Scenario
 
 
 def test_the_first_entry_is_the_seed_job_on_its_own_postgresql():

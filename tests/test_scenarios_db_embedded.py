@@ -18,8 +18,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from scenarios import pg_embedded
-from scenarios.pg_embedded import ServiceError, embedded_postgres, remove_stale
+from profiler.scenarios import pg_embedded
+from profiler.scenarios.pg_embedded import ServiceError, embedded_postgres, remove_stale
 from tests.conftest import TESTS
 
 pytestmark = [pytest.mark.slow, pytest.mark.embedded]
@@ -142,7 +142,7 @@ def test_the_probe_counts_sessions_admitted_attempts_refused_and_the_servers_cpu
     the probe counts both."""
     import psycopg
 
-    from scenarios.pg_probe import ActivityProbe
+    from profiler.scenarios.pg_probe import ActivityProbe
 
     with embedded_postgres(max_connections=8) as server:
         probe = ActivityProbe(server.dsn, "job", interval_s=0.02, admin_dsn=server.admin_dsn,

@@ -56,7 +56,7 @@ def pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     _reachable_or_skip()
     import psycopg
 
-    from scenarios import db_store
+    from profiler.scenarios import db_store
 
     table = f"concur_db_batch_t{os.getpid()}"
     env = {"CONCUR_DSN": _role_dsn(ADMIN_DSN), "CONCUR_DB_TABLE": table,
@@ -77,7 +77,7 @@ def pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
 
 
 def _trial(target: str, model: str, n: int, records: int = RECORDS):
-    from scenarios import db_batch
+    from profiler.scenarios import db_batch
 
     probe = db_batch.probe()
     assert probe is not None, "CONCUR_DSN is set: the PostgreSQL variants must have a probe"
@@ -87,7 +87,7 @@ def _trial(target: str, model: str, n: int, records: int = RECORDS):
 def test_probe_counts_only_this_jobs_sessions(pg):
     import psycopg
 
-    from scenarios.pg_probe import ActivityProbe
+    from profiler.scenarios.pg_probe import ActivityProbe
 
     mine = [psycopg.connect(pg["CONCUR_DSN"], application_name=pg["CONCUR_DB_TABLE"])
             for _ in range(3)]

@@ -28,7 +28,7 @@ LABELS = {"cpu-bound", "io-bound", "mixed"}
 
 @pytest.fixture(scope="module")
 def sqlite_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    from scenarios import db_store
+    from profiler.scenarios import db_store
 
     path = tmp_path_factory.mktemp("sqlite") / "jobs.sqlite3"
     env = {"CONCUR_SQLITE_PATH": str(path), "CONCUR_RECORDS": str(ROWS),
@@ -44,7 +44,7 @@ def sqlite_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, s
 
 
 def test_sqlite_is_the_default_outside_concur_and_has_no_server_probe(sqlite_env):
-    from scenarios import db_batch, db_store
+    from profiler.scenarios import db_batch, db_store
 
     backend = db_store.current()  # no server given and none started (no run's service)
     assert backend.kind == "sqlite" and backend.sqlite_path == sqlite_env["CONCUR_SQLITE_PATH"]

@@ -22,7 +22,7 @@ import psutil
 import pytest
 
 from profiler.results import load_results
-from scenarios.pg_embedded import FOLDER_PREFIX, remove_stale
+from profiler.scenarios.pg_embedded import FOLDER_PREFIX, remove_stale
 from tests.conftest import run_cli
 
 pytestmark = [pytest.mark.slow, pytest.mark.embedded]

@@ -113,8 +113,6 @@ def run_warnings(
     for label, texts in teardowns.items():
         out.append(f"teardown raised in {label}: {'; '.join(texts[:2])} — resources may not "
                    "have been released")
-    for s in results.skipped:
-        out.append(f"skipped {fmt.config(s.model, s.concurrency)}: {s.reason}")
     for field_name, limit, flag in (("connections", k.max_connections, "--max-connections"),
                                     ("rss_peak_bytes", k.max_rss_bytes, "--max-rss")):
         if limit is None:
@@ -132,9 +130,17 @@ def _word(c: Config) -> str:
     return "database sessions" if c.connections_kind == "database sessions" else "connections"
 
 
+def run_notes(results: Results) -> list[str]:
+    """The tool's own choices, which a reader should know but need not distrust the numbers
+    for: models skipped (a handler form a model cannot run, records it cannot pickle, an
+    extra not installed)."""
+    return [f"skipped {fmt.config(s.model, s.concurrency)}: {s.reason}" for s in results.skipped]
+
+
 def _growth(configs: list[Config], what: str, factor: float, title: str,
             render: Callable[[float], str], hint: str) -> list[str]:
-    """Per model, compare the resource at the lowest and highest N where it was measured."""
+    """Per model, compare the resource at the lowest and highest N where it was measured;
+    every model where it grew goes in one warning (one line per resource, not per model)."""
     out: list[str] = []
     for model in dict.fromkeys(c.model for c in configs):
         measured = []
@@ -151,6 +157,6 @@ def _growth(configs: list[Config], what: str, factor: float, title: str,
         grew = high >= factor * max(low, 1) if what == "connections" else low > 0 and high > factor * low
         if grew:
             ratio = f" ({fmt.times(high / low)})" if low > 0 else ""
-            out.append(f"{model}: {title} — {render(low)} at {low_c.label}, {render(high)} at "
-                       f"{high_c.label}{ratio}: {hint}")
-    return out
+            out.append(f"{model}: {render(low)} at {low_c.label}, {render(high)} at "
+                       f"{high_c.label}{ratio}")
+    return [f"{title} — {'; '.join(out)}: {hint}"] if out else []

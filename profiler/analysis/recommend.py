@@ -18,7 +18,7 @@ crashed trials) come from caveats.py and never change the choice.
 from __future__ import annotations
 
 from profiler import format as fmt
-from profiler.analysis.caveats import choice_warnings, run_warnings
+from profiler.analysis.caveats import choice_warnings, run_notes, run_warnings
 from profiler.analysis.cluster import cluster_versus_local
 from profiler.analysis.configs import (
     ERROR_ALLOWANCE,
@@ -39,17 +39,19 @@ def recommend(results: Results, constraints: Constraints = Constraints()) -> Rec
     """The recommended configuration with its sentence, rationale, warnings and exclusions;
     model and concurrency are None when no configuration completed or none qualified."""
     configs = group_configs(results)
+    notes = run_notes(results)
     if not configs:
         return _no_choice(
             constraints, [], run_warnings(results, configs, constraints),
             "no configuration completed: every trial crashed, timed out or failed (see warnings)",
+            notes=notes,
         )
     eligible, excluded, exclusion_sentences = _eligible(configs, constraints)
     if not eligible:
         return _no_choice(
             constraints, excluded, run_warnings(results, configs, constraints),
             f"no configuration met the constraints ({len(configs)} measured, all excluded)",
-            exclusion_sentences,
+            exclusion_sentences, notes,
         )
 
     kind = results.workload.handle_kind
@@ -85,7 +87,8 @@ def recommend(results: Results, constraints: Constraints = Constraints()) -> Rec
         model=choice.model, concurrency=choice.concurrency, throughput_rps=choice.throughput_rps,
         speedup=speedup, keep_sequential=choice.model == "sequential",
         sentence=_sentence(choice, best, sequential if seq_rps else None, margin),
-        rationale=rationale, warnings=warnings, constraints=constraints, excluded=excluded)
+        rationale=rationale, warnings=warnings, constraints=constraints, excluded=excluded,
+        notes=notes)
 
 
 def _eligible(configs: list[Config], k: Constraints) -> tuple[list[Config], list[Exclusion], list[str]]:
@@ -117,9 +120,10 @@ def _eligible(configs: list[Config], k: Constraints) -> tuple[list[Config], list
 
 
 def _no_choice(constraints: Constraints, excluded: list[Exclusion], warnings: list[str],
-               sentence: str, rationale: list[str] | None = None) -> Recommendation:
+               sentence: str, rationale: list[str] | None = None,
+               notes: list[str] | None = None) -> Recommendation:
     return Recommendation(None, None, None, None, False, sentence, rationale or [], warnings,
-                          constraints, excluded)
+                          constraints, excluded, notes or [])
 
 
 def _keep_sequential_reason(best: Config, sequential: Config, margin: float) -> list[str]:

@@ -74,6 +74,8 @@ def story_of(baseline: Config, rewrite: Config, total: int | None,
     """The story of two measured configurations (pure)."""
     b = side(baseline, "job", total, attribution)
     r = side(rewrite, "rewrite", total, attribution)
+    if b.name == r.name:  # two versions of one job under the same model: say which is which
+        b.name, r.name = f"the job as it was ({b.config})", f"the rewrite ({r.config})"
     delta = r.batch_s - b.batch_s if r.batch_s is not None and b.batch_s is not None else None
     shared = any(t.probe_metrics.get("db_server_shared") is True
                  for t in (*baseline.trials, *rewrite.trials))
@@ -163,6 +165,17 @@ def _join(clauses: list[str]) -> str:
     return ", ".join(clauses[:-1]) + ", and " + clauses[-1]
 
 
+SAME_COUNT = 1.25  # connection counts within this factor of each other are not news
+
+
+def _differs(rewrite: int | None, baseline: int | None) -> bool:
+    """Both measured, and far enough apart to be worth a clause of the headline."""
+    if rewrite is None or baseline is None:
+        return False
+    ratio = max(rewrite, 1) / max(baseline, 1)
+    return ratio >= SAME_COUNT or ratio <= 1 / SAME_COUNT
+
+
 def headline(story: Story) -> str:
     b, r = story.baseline, story.rewrite
     if story.total and r.batch_s is not None and b.batch_s is not None:
@@ -175,14 +188,14 @@ def headline(story: Story) -> str:
         head = (f"{_cap(r.name)} ran at {fmt.rps(r.rps)} vs {fmt.rate(b.rps)} for {b.name} "
                 f"({fmt.signed_pct(r.rps / b.rps - 1) if b.rps > 0 else fmt.NA})")
     clauses = []
-    if r.db_sessions_peak is not None and b.db_sessions_peak is not None:
+    if _differs(r.db_sessions_peak, b.db_sessions_peak):
         ratio = r.db_sessions_peak / max(b.db_sessions_peak, 1)
         text = (f"it held {fmt.times(ratio)} the database sessions "
                 f"({fmt.count(r.db_sessions_peak)} admitted at once vs {fmt.count(b.db_sessions_peak)}")
         if r.db_refused:
             text += f"; {fmt.count(r.db_refused)} attempts refused"
         clauses.append(text + ")")
-    elif r.client_sockets_peak is not None and b.client_sockets_peak is not None:
+    elif _differs(r.client_sockets_peak, b.client_sockets_peak):
         ratio = r.client_sockets_peak / max(b.client_sockets_peak, 1)
         clauses.append(f"it opened {fmt.times(ratio)} the client sockets "
                        f"({fmt.count(r.client_sockets_peak)} vs {fmt.count(b.client_sockets_peak)})")

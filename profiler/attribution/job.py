@@ -65,6 +65,7 @@ from profiler.attribution.stacks import (
     wait_breakdown,
 )
 from profiler.attribution.yappi import ENV_CLOCK, ENV_OUT, merge_clocks, read_yappi
+from profiler.extras import install_hint
 from profiler.measure.trial import TrialSpec, run_trial
 from profiler.models import get_model
 from profiler.results import Attribution, TopFunction, Trial, YappiRow
@@ -291,7 +292,7 @@ class _Job:
         """yappi in the child, wall clock then CPU clock, on the same number of records."""
         r = self.r
         if importlib.util.find_spec("yappi") is None:
-            self.warn("yappi is not installed (pip install yappi): no yappi pass")
+            self.warn(f"yappi is not installed ({install_hint('attribution')}): no yappi pass")
             return
         n_y = max(1, math.ceil(self.n * YAPPI_RECORD_FRACTION))
         target_s = (self.seconds_hint or 2.0) * YAPPI_WINDOW_FRACTION

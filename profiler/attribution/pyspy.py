@@ -37,6 +37,7 @@ from typing import Any
 
 import psutil
 
+from profiler.extras import install_hint
 from profiler.measure.trial import CHILD_ENTRY
 
 ATTACH_TIMEOUT_S = 15.0
@@ -63,7 +64,7 @@ def find_pyspy(explicit: str | os.PathLike[str] | None = None) -> tuple[str | No
     beside = Path(sys.executable).parent / "py-spy"  # a venv used without activating it
     if beside.is_file() and os.access(beside, os.X_OK):
         return str(beside), ""
-    return None, "py-spy is not installed (pip install py-spy)"
+    return None, f"py-spy is not installed ({install_hint('attribution')})"
 
 
 def pyspy_version(path: str) -> str:

@@ -18,7 +18,8 @@ from profiler.results import Results, Skipped, SweepEvent, Trial
 
 
 class Progress(Protocol):
-    def trial_started(self, spec: TrialSpec, planned: int | None) -> None: ...
+    # `calibration`: the sweep's first, tiny trial, shown as such and kept out of the results.
+    def trial_started(self, spec: TrialSpec, planned: int | None, calibration: bool = False) -> None: ...
 
     def trial_finished(self, trial: Trial) -> None: ...
 
@@ -26,7 +27,7 @@ class Progress(Protocol):
 
 
 class SilentProgress:
-    def trial_started(self, spec: TrialSpec, planned: int | None) -> None:
+    def trial_started(self, spec: TrialSpec, planned: int | None, calibration: bool = False) -> None:
         pass
 
     def trial_finished(self, trial: Trial) -> None:
@@ -55,7 +56,7 @@ class Session:
 
     def run(self, spec: TrialSpec, planned: int | None = None, keep: bool = True) -> Trial:
         """Run one trial; `keep=False` (calibration) shows it but keeps it out of the results."""
-        self.progress.trial_started(spec, planned)
+        self.progress.trial_started(spec, planned, calibration=not keep)
         probe = self.probe_factory() if self.probe_factory is not None else None
         outcome = self.trial_runner(spec, probe)
         if not keep:

@@ -11,6 +11,7 @@ gate's, the gate's verdict is the headline, so the report and the exit code agre
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -27,6 +28,7 @@ from profiler.report.plots import Run
 from profiler.report.views import StoryView, build_verdict, environment, story_view, trial_table
 from profiler.results import Results, Story, Trial
 from profiler.stats import Comparison, compare
+from profiler.workload import describe_database
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,9 @@ class CompareOutcome:
     verdict: str
     index_path: Path | None = None
     story: Story | None = None  # the pair as the job and its rewrite: the headline, first
+    # What differs between the runs besides the code (target, database, machine): a reader
+    # must know before taking the deltas as the code's.
+    mismatches: tuple[str, ...] = ()
 
     @property
     def within_noise(self) -> bool:
@@ -136,7 +141,7 @@ class CompareOutcome:
     def lines(self) -> list[str]:
         """The verdict, then one line per measured metric: what `concur compare` prints."""
         out = [self.story.headline] if self.story else []
-        out.append(self.verdict)
+        out += [self.verdict, *(f"warning: {m}" for m in self.mismatches)]
         for d in self.deltas:
             if d.comparison is not None:
                 out.append(f"  {d.name}: {d.render(d.baseline)} → {d.render(d.candidate)} "
@@ -177,7 +182,46 @@ def compare_runs(a: Results, b: Results,
              if chosen[0] and chosen[1] else None)
     return CompareOutcome(labels, chosen[0].label if chosen[0] else fmt.NA,
                           chosen[1].label if chosen[1] else fmt.NA, deltas, deltas[0].better,
-                          _verdict_sentence(deltas, labels), story=story)
+                          _verdict_sentence(deltas, labels), story=story,
+                          mismatches=mismatches(a, b, labels))
+
+
+DEFAULT_DATABASE = "the workload's default database"
+
+
+def database(results: Results) -> str:
+    """Where a run's database was: the server the run started for itself (its kind, not its
+    port: every run starts a fresh one), recorded by the run, or its command's --dsn."""
+    if results.workload.service:
+        return results.workload.service.split(" at ")[0]
+    if results.workload.database:
+        return results.workload.database
+    try:
+        args = shlex.split(results.command)
+    except ValueError:
+        args = []
+    for i, arg in enumerate(args):
+        value = args[i + 1] if arg == "--dsn" and i + 1 < len(args) else (
+            arg.split("=", 1)[1] if arg.startswith("--dsn=") else None)
+        if value:
+            return describe_database(value) or DEFAULT_DATABASE
+    return DEFAULT_DATABASE
+
+
+def mismatches(a: Results, b: Results, labels: tuple[str, str]) -> tuple[str, ...]:
+    """What the two runs differ in besides the code under test, one sentence each."""
+    out = []
+    if a.workload.target != b.workload.target:
+        out.append(f"different targets: {labels[0]} ran {a.workload.target}, {labels[1]} ran "
+                   f"{b.workload.target}")
+    if database(a) != database(b):
+        out.append(f"different databases: {labels[0]} used {database(a)}, {labels[1]} used "
+                   f"{database(b)}; the deltas are the databases' as much as the code's")
+    ea, eb = a.environment, b.environment
+    if (ea.cpu_count, ea.python, ea.gil_enabled) != (eb.cpu_count, eb.python, eb.gil_enabled):
+        out.append(f"different environments ({ea.cpu_count} vs {eb.cpu_count} cores, Python "
+                   f"{ea.python} vs {eb.python}): the difference is not only the code's")
+    return tuple(out)
 
 
 def _verdict_sentence(deltas: tuple[Delta, ...], labels: tuple[str, str]) -> str:
@@ -285,15 +329,12 @@ def _view(a: Results, b: Results, outcome: CompareOutcome, plots: tuple[Plot, ..
     for label, res, css, cfg in zip(labels, (a, b), ("baseline", "candidate"),
                                     (outcome.baseline_config, outcome.candidate_config), strict=True):
         v = build_verdict(res)
-        runs.append(RunView(label, css, f"{label}: {res.workload.name}", v.headline,
+        runs.append(RunView(label, css, f"{label}: {res.workload.name} ({res.workload.target}, "
+                                        f"{database(res)})", v.headline,
                             (KeyFigure("Best configuration", cfg), *v.figures),
                             environment(res), trial_table(res, id=f"trials-{_safe(label)}")))
         warnings += [f"{label}: {w}" for w in v.warnings]
-    ea, eb = a.environment, b.environment
-    if (ea.cpu_count, ea.python, ea.gil_enabled) != (eb.cpu_count, eb.python, eb.gil_enabled):
-        warnings.insert(0, f"The runs come from different environments ({ea.cpu_count} vs "
-                           f"{eb.cpu_count} cores, Python {ea.python} vs {eb.python}): the "
-                           "difference is not only the code's.")
+    warnings[:0] = [m[:1].upper() + m[1:] + "." for m in outcome.mismatches]
     thr = outcome.deltas[0]
     figures = (
         KeyFigure(labels[0], thr.render(thr.baseline), outcome.baseline_config),
@@ -317,6 +358,7 @@ def compare_markdown(outcome: CompareOutcome, headline: str | None = None) -> st
              f"**Verdict:** {md_text(headline or outcome.verdict)}", ""]
     if headline:
         lines += [f"Throughput: {md_text(outcome.verdict)}", ""]
+    lines += [f"- ⚠️ {md_text(m)}" for m in outcome.mismatches] + ([""] if outcome.mismatches else [])
     lines += [f"| Metric | {base} ({md_text(outcome.baseline_config)}) | {cand} "
               f"({md_text(outcome.candidate_config)}) "
               "| Change | Judgement |", "|---|--:|--:|--:|---|"]

@@ -1,69 +1,188 @@
 """The terminal as a user interface: progress while trials run, the verdict and a table after.
 
-On a terminal this uses rich (colour, a live progress line); when output is not a TTY
-(CI logs) or `--quiet` is given, it prints plain lines or nothing.
+On a terminal, progress is one live line (rich): which trial of how many, the time since
+the run started and what is left of the budget (or an estimate for an explicit grid),
+and, for a trial that runs long, when its timeout will kill it. Each finished trial
+leaves one line. Used as a context manager, `TerminalProgress` always removes its live
+line and gives the cursor back, however the run ends (Ctrl-C included).
+
+When output is not a terminal (CI logs, a pipe) the same information comes as plain
+lines, never hard-wrapped; with `--quiet`, nothing.
 """
 
 from __future__ import annotations
 
 import sys
-from typing import Any
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import IO, Any
 
-from rich.console import Console
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.live import Live
+from rich.spinner import Spinner
 from rich.table import Table
+from rich.text import Text
 
 from profiler import format as fmt
 from profiler.analysis import classify, recommend
+from profiler.analysis.configs import Config, group_configs
 from profiler.analysis.story import full_batch_s
 from profiler.measure.trial import TrialSpec
+from profiler.report.advice import next_steps
 from profiler.results import Classification, Recommendation, Results, Trial
+
+LONG_TRIAL_S = 5.0  # from here on, the live line counts down to the trial's timeout
+PIPE_WIDTH = 1000  # not a terminal: lay tables out at their natural width, wrap nothing
+
+
+@dataclass(frozen=True)
+class _Running:
+    spec: TrialSpec
+    number: int  # 1-based among the run's kept trials; 0 for the calibration
+    planned: int | None
+    calibration: bool
+    started: float
 
 
 class TerminalProgress:
-    """Progress for a session: one line per finished trial; a spinner line on a TTY."""
+    """Progress of a session (see the module docstring); `budget_s` is the adaptive sweep's
+    budget, None for an explicit grid (whose `planned` count gives an estimate instead)."""
 
-    def __init__(self, console: Console, quiet: bool = False) -> None:
+    def __init__(self, console: Console, quiet: bool = False, budget_s: float | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.console = console
         self.quiet = quiet
+        self.budget_s = budget_s
+        self.clock = clock
         self.count = 0
-        self._status: Any = None
+        self._t0 = clock()
+        self._durations: list[float] = []
+        self._running: _Running | None = None
+        self._live: Live | None = None
 
-    def trial_started(self, spec: TrialSpec, planned: int | None) -> None:
-        self.count += 1
+    # --- lifecycle: the live line never outlives the run ---------------------------------
+    def __enter__(self) -> TerminalProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Remove the live line and show the cursor again (idempotent)."""
+        live, self._live = self._live, None
+        if live is not None:
+            live.stop()
+
+    # --- the Progress protocol -----------------------------------------------------------
+    def trial_started(self, spec: TrialSpec, planned: int | None, calibration: bool = False) -> None:
+        if not calibration:
+            self.count += 1
+        self._running = _Running(spec, 0 if calibration else self.count, planned, calibration,
+                                 self.clock())
         if self.quiet:
             return
-        of = f"/{planned}" if planned else ""
-        text = (f"trial {self.count}{of}: {fmt.config(spec.model, spec.concurrency)}, "
-                f"{fmt.count(spec.records)} records")
         if self.console.is_terminal:
-            self._status = self.console.status(text)
-            self._status.start()
+            self.close()
+            self._live = Live(_LiveLine(self), console=self.console, transient=True,
+                              refresh_per_second=4, redirect_stdout=False, redirect_stderr=False)
+            self._live.start()
         else:
-            self.console.print(text + " …", highlight=False)
+            self.console.print(self.status(), highlight=False, markup=False)
 
     def trial_finished(self, trial: Trial) -> None:
-        if self._status is not None:
-            self._status.stop()
-            self._status = None
+        self.close()
+        running, self._running = self._running, None
+        took = self.clock() - running.started if running else None
+        if running is not None and not running.calibration and took is not None:
+            self._durations.append(took)
         if self.quiet:
             return
-        if trial.ok:
-            err = f", {trial.errors} errors" if trial.errors else ""
-            line = f"  {trial.label}: {fmt.rps(trial.throughput_rps)}, CPU {fmt.cores(trial.cpu_util)}{err}"
-            style = "yellow" if trial.errors else None
-        else:
-            line = f"  {trial.label}: {trial.status.upper()} — {trial.status_detail}"
-            style = "red"
-        self.console.print(line, style=style, highlight=False)
+        if running is not None and running.calibration:
+            self.console.print(f"  {calibration_line(trial)}", style="dim", highlight=False,
+                               markup=False)
+            return
+        self.console.print(f"  {finished_line(trial)}", style=_style(trial), highlight=False,
+                           markup=False)
 
     def note(self, message: str) -> None:
+        self.close()
         if not self.quiet:
-            self.console.print(f"  {message}", style="dim", highlight=False)
+            self.console.print(f"  {message}", style="dim", highlight=False, markup=False)
 
+    # --- what the live line says -------------------------------------------------------
+    def status(self, now: float | None = None) -> str:
+        """The progress line for the trial running now (pure given the clock: tested)."""
+        now = self.clock() if now is None else now
+        r = self._running
+        if r is None:
+            return self.run_status(now)
+        records = fmt.plural(r.spec.records, "record")
+        if r.calibration:
+            head = (f"calibrating: {fmt.config(r.spec.model, r.spec.concurrency)} on {records}, "
+                    "to size every trial")
+        else:
+            of = f"/{r.planned}" if r.planned else ""
+            head = f"trial {r.number}{of}: {fmt.config(r.spec.model, r.spec.concurrency)}, {records}"
+        running_s = now - r.started
+        if running_s >= LONG_TRIAL_S:
+            left = max(0.0, r.spec.timeout_s - running_s)
+            head += (f", running {fmt.clock(running_s)} (its {fmt.duration(r.spec.timeout_s)} "
+                     f"timeout kills it in {fmt.clock(left)})")
+        return f"{head} · {self.run_status(now)}"
+
+    def run_status(self, now: float) -> str:
+        """`0:23 elapsed, ~37 s of the 60 s budget left` or, for a grid, an estimate."""
+        elapsed = now - self._t0
+        text = f"{fmt.clock(elapsed)} elapsed"
+        if self.budget_s is not None:
+            left = max(0.0, self.budget_s - elapsed)
+            return f"{text}, ~{fmt.clock(left)} of the {fmt.clock(self.budget_s)} budget left"
+        r = self._running
+        if r is not None and r.planned and self._durations:
+            per_trial = sum(self._durations) / len(self._durations)
+            remaining = max(0, r.planned - r.number + 1) * per_trial - (now - r.started)
+            text += f", ~{fmt.clock(max(0.0, remaining))} left"
+        return text
+
+
+class _LiveLine:
+    """The spinner and `TerminalProgress.status()`, recomputed at every refresh."""
+
+    def __init__(self, progress: TerminalProgress) -> None:
+        self.progress = progress
+        self.spinner = Spinner("dots", style="green")
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        self.spinner.update(text=Text(self.progress.status(), overflow="ellipsis", no_wrap=True))
+        yield self.spinner
+
+
+def _style(trial: Trial) -> str | None:
+    return "red" if not trial.ok else "yellow" if trial.errors else None
+
+
+def finished_line(trial: Trial) -> str:
+    if not trial.ok:
+        return f"{trial.label}: {trial.status.upper()} — {trial.status_detail}"
+    err = f", {fmt.count(trial.errors)} errors" if trial.errors else ""
+    return f"{trial.label}: {fmt.rps(trial.throughput_rps)}, CPU {fmt.cores(trial.cpu_util)}{err}"
+
+
+def calibration_line(trial: Trial) -> str:
+    if not trial.ok or not trial.records:
+        return f"calibration: {trial.status} {trial.status_detail}".rstrip()
+    per_record = trial.wall_s / trial.records
+    return (f"calibration: {fmt.plural(trial.records, 'record')} in {fmt.ms(trial.wall_s * 1000)} "
+            f"({fmt.ms(per_record * 1000)} per record; not kept as a trial)")
+
+
+# --- after the run -------------------------------------------------------------------------
 
 def verdict_lines(results: Results) -> list[str]:
     """Terminal text: "<label>: <recommendation sentence>", the batch prediction for the
-    recommended configuration, the classification evidence, then "warning: ..." lines.
+    recommended configuration, the classification evidence, then "warning: ..." lines
+    (each once) and "note: ..." lines (the tool's own choices), then the next step.
 
     Sections missing from `results` are computed on the fly (default constraints) and not
     stored: printing never changes the results.
@@ -76,7 +195,9 @@ def verdict_lines(results: Results) -> list[str]:
     if prediction:
         lines.append(prediction)
     lines += classification.evidence
-    lines += [f"warning: {text}" for text in recommendation.warnings]
+    lines += [f"warning: {text}" for text in dict.fromkeys(recommendation.warnings)]
+    lines += [f"note: {text}" for text in dict.fromkeys(recommendation.notes)]
+    lines += [f"next: {step}" for step in next_steps(results)]
     return lines
 
 
@@ -99,60 +220,98 @@ def story_lines(results: Results) -> list[str]:
     return [story.headline, *story.details] if story is not None else []
 
 
+def _throughput(c: Config) -> str:
+    cv = c.throughput_cv
+    return fmt.rate_spread(c.throughput_rps, cv * c.throughput_rps if cv is not None else None)
+
+
 def trials_table(results: Results) -> Table:
-    sizes = {t.records for t in results.trials}
-    per_trial = ("no trials" if not sizes else f"{max(sizes):,} records per trial" if len(sizes) == 1
-                 else f"{min(sizes):,}–{max(sizes):,} records per trial")
+    """One row per configuration, its repeats as mean ± standard deviation (hyperfine's and
+    pyperf's form), with the full batch's time (--total) and the database's own count of
+    sessions and refusals when they were measured; then one row per trial that did not
+    finish. The report has every trial."""
+    sizes = sorted({t.records for t in results.trials})
+    per_trial = ("no trials" if not sizes else f"{sizes[0]:,} records per trial" if len(sizes) == 1
+                 else f"{sizes[0]:,}–{sizes[-1]:,} records per trial")
     table = Table(title=f"concur: {results.workload.name} ({per_trial})")
     total = results.workload.total_records
     db = any(t.db_connections_peak is not None for t in results.trials)
     for col, justify, shown in (
-            ("model", "left", True), ("N", "right", True), ("records/s", "right", True),
-            (f"{fmt.count(total)} records", "right", bool(total)), ("cpu_util", "right", True),
-            ("RSS", "right", True), ("sockets", "right", True), ("sessions", "right", db),
-            ("refused", "right", db), ("loop lag p99", "right", True), ("errors", "right", True),
-            ("status", "left", True)):
+            ("model", "left", True), ("N", "right", True), ("runs", "right", True),
+            ("records/s (mean ± sd)", "right", True),
+            (f"{fmt.count(total)} records", "right", bool(total)), ("CPU", "right", True),
+            ("RSS peak", "right", True), ("sockets peak", "right", True),
+            ("sessions", "right", db), ("refused", "right", db), ("loop lag p99", "right", True),
+            ("errors", "right", True), ("", "left", True)):
         if shown:
-            table.add_column(col, justify=justify, no_wrap=col != "status")  # type: ignore[arg-type]
-    for t in results.trials:
-        batch = [fmt.duration(full_batch_s(total, t.throughput_rps) if t.ok else None)] if total else []
-        sessions = [fmt.count(t.db_connections_peak), fmt.count(t.db_refused)] if db else []
+            table.add_column(col, justify=justify, no_wrap=col != "")  # type: ignore[arg-type]
+    rec = results.recommendation
+    for c in group_configs(results):
+        chosen = rec is not None and rec.names(c.model, c.concurrency)
+        batch = [fmt.duration(full_batch_s(total, c.throughput_rps))] if total else []
+        sessions = [fmt.count(c.peak("db_connections_peak")), fmt.count(c.peak("db_refused"))] if db else []
         table.add_row(
-            t.model, fmt.concurrency(t.concurrency), fmt.rate(t.throughput_rps), *batch,
-            fmt.cores(t.cpu_util), fmt.mib(t.rss_peak_bytes), fmt.count(t.connections_peak),
-            *sessions, fmt.ms(t.loop_lag_p99_ms), fmt.count(t.errors) if t.ok else "-",
-            t.status if t.ok else f"{t.status}: {t.status_detail}",
+            c.model, fmt.concurrency(c.concurrency), str(c.repeats), _throughput(c), *batch,
+            fmt.cores(c.mean_of("cpu_util")), fmt.mib(c.peak("rss_peak_bytes")),
+            fmt.count(c.peak("connections_peak")), *sessions, fmt.ms(c.peak("loop_lag_p99_ms")),
+            fmt.count(c.errors), "← recommended" if chosen else "",
+            style="bold green" if chosen else None,
         )
+    for t in results.trials:
+        if not t.ok:
+            table.add_row(t.model, fmt.concurrency(t.concurrency), "1", fmt.NA,
+                          *([fmt.NA] if total else []), fmt.cores(t.cpu_util),
+                          fmt.mib(t.rss_peak_bytes), fmt.count(t.connections_peak),
+                          *([fmt.count(t.db_connections_peak), fmt.count(t.db_refused)] if db else []),
+                          fmt.ms(t.loop_lag_p99_ms), "-", f"{t.status}: {t.status_detail}",
+                          style="red")
     return table
+
+
+def _first_errors(results: Results) -> list[str]:
+    """The first message of each error type per configuration: what a warning's count is of."""
+    out: dict[str, None] = {}
+    for t in results.trials:
+        for kind in t.errors_by_type:
+            first = (t.error_messages.get(kind) or [""])[0]
+            out.setdefault(f"first {kind} in {t.label}" + (f": {first}" if first else ""))
+    return list(out)
 
 
 def print_summary(console: Console, results: Results) -> None:
     """The story first when the run holds a job and its rewrite, then the verdict (the one
-    sentence a reader needs), then the table, then warnings."""
+    sentence a reader needs), the table, the evidence, warnings (each error's first message
+    under them), notes and the next step."""
     story = story_lines(results)
     if story:
         console.print(story[0], style="bold", highlight=False, markup=False)
         for line in story[1:]:
             console.print(line, highlight=False, markup=False)
     verdict = verdict_lines(results)
-    console.print(verdict[0], style="bold", highlight=False)
+    console.print(verdict[0], style="bold", highlight=False, markup=False)
     console.print(trials_table(results))
+    styles = {"warning:": "yellow", "note:": "dim", "next:": "cyan"}
     for line in verdict[1:]:
-        console.print(line, highlight=False)
-    for t in results.trials:
-        for kind, count in t.errors_by_type.items():
-            first = (t.error_messages.get(kind) or [""])[0]
-            console.print(f"warning: {t.label}: {count} × {kind}" + (f" (first: {first})" if first else ""),
-                          style="yellow", highlight=False)
+        console.print(line, style=styles.get(line.split(" ", 1)[0]), highlight=False, markup=False)
+    for line in _first_errors(results):
+        console.print(f"  {line}", style="yellow", highlight=False, markup=False)
     if results.interrupted:
         console.print("interrupted: results hold the trials measured before the run was stopped",
                       style="yellow")
 
 
+def _console(file: IO[str] | None, **kwargs: Any) -> Console:
+    """A terminal wraps at words as rich does; a pipe or a CI log gets every line whole."""
+    stream: Any = file if file is not None else sys.stdout
+    tty = bool(getattr(stream, "isatty", lambda: False)())
+    return Console(file=file, highlight=False, soft_wrap=not tty,
+                   width=None if tty else PIPE_WIDTH, **kwargs)
+
+
 def stderr_console() -> Console:
-    return Console(file=sys.stderr, highlight=False)
+    return _console(sys.stderr)
 
 
 def plain_console() -> Console:
-    """stdout; in CI logs (not a TTY) wide enough that tables and verdicts do not wrap."""
-    return Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+    """stdout; when it is not a terminal, nothing is wrapped (see `_console`)."""
+    return _console(None)

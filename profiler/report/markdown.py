@@ -59,6 +59,10 @@ def summary_markdown(results: Results) -> str:
         if len(verdict.warnings) > len(shown):
             lines.append(f"- … and {len(verdict.warnings) - len(shown)} more in the HTML report")
         lines.append("")
+    if verdict.notes:  # the tool's own choices: one line, a PR comment stays short
+        lines += [f"_Notes:_ {'; '.join(verdict.notes)}", ""]
+    lines += [f"**Next step:** {step.why}: `{step.command}`" for step in verdict.next_steps]
+    lines += [""] if verdict.next_steps else []
     lines += why_slow(results)
     env = results.environment
     foot = f"{env.implementation} {env.python}, {env.cpu_count} cores, GIL {'on' if env.gil_enabled else 'off'}"

@@ -47,6 +47,8 @@ from profiler.report.plotstyle import (  # noqa: E402
     config_rows,
     constraint,
     finish,
+    integer_ticks,
+    legend_below,
     naxis,
     new_figure,
     row_height,
@@ -60,18 +62,50 @@ __all__ = ["DPI", "PLOTS", "NoData", "PlotSpec", "Run", "Runs"]
 
 # --- plots -------------------------------------------------------------------------------
 
+def usl_span(cfgs: list[Config]) -> tuple[int, int] | None:
+    """The finite N one model was measured at, lowest to highest: the only range its fitted
+    curve is drawn over (a pool's N=1 taken from sequential is the fit's, not a measurement)."""
+    finite = sorted(c.concurrency for c in cfgs if c.concurrency > 0)
+    return (finite[0], finite[-1]) if len(finite) >= 2 and finite[0] < finite[-1] else None
+
+
+def n_star_label(n_star: float | None, span: tuple[int, int]) -> str:
+    """` · peak N*≈12` in the legend (never as text over the data), saying when the peak lies
+    outside the measured range."""
+    if n_star is None or not math.isfinite(n_star) or n_star <= 0:
+        return ""
+    text = f" · peak N*≈{fmt.sig(n_star, 2)}"
+    return text if span[0] <= n_star <= span[1] else text + f" (outside N={span[0]}–{span[1]})"
+
+
 def throughput_figure(data: Runs) -> Figure:
-    """Throughput per model vs concurrency, repeats' range as error bars, USL fit dotted."""
+    """Throughput per model vs concurrency, repeats' range as error bars, USL fit dotted over
+    each model's measured range, its peak N* as a star and in the legend."""
     runs = as_runs(data)
     if not any(r.results.ok_trials() for r in runs):
         raise NoData("no trial finished successfully, so there is no throughput to plot")
     axis = naxis(runs)
-    fig = new_figure()
+    fig = new_figure((FIGSIZE[0], FIGSIZE[1] + 0.6))  # room for the legend below
     ax = fig.add_subplot()
     usl_labelled = failed_labelled = False
     for ri, run in enumerate(runs):
         for model, cfgs in by_model(group_configs(run.results)).items():
             st = style(runs, ri, model)
+            label = st.label
+            fit = (run.results.scaling or {}).get(model)
+            span = usl_span(cfgs)
+            if fit is not None and fit.ok and span is not None:
+                lam, sig, kap = fit.lambda_rps, fit.sigma, fit.kappa
+                grid = np.geomspace(span[0], span[1], 120)
+                ax.plot(grid, usl(grid, lam, sig, kap), color=st.colour, linestyle=":",
+                        linewidth=1.2, label=None if usl_labelled else "USL fit (dotted)")
+                usl_labelled = True
+                label += n_star_label(fit.n_star, span)
+                n_star = fit.n_star
+                if n_star is not None and span[0] <= n_star <= span[1]:
+                    y = float(usl(np.array([n_star]), lam, sig, kap)[0])
+                    ax.plot([n_star], [y], marker="*", markersize=11, color=st.colour,
+                            markeredgecolor="white", linestyle="none")
             xs = [axis.x(c.concurrency) for c in cfgs]
             means = [c.throughput_rps for c in cfgs]
             lo = [m - min(t.throughput_rps for t in c.trials) for m, c in zip(means, cfgs, strict=True)]
@@ -81,22 +115,7 @@ def throughput_figure(data: Runs) -> Figure:
                 ax.plot(*zip(*finite, strict=True), color=st.colour, linestyle=st.linestyle,
                         linewidth=1.4)
             ax.errorbar(xs, means, yerr=[lo, hi], fmt=st.marker, color=st.colour, markersize=5,
-                        capsize=2.5, elinewidth=0.9, label=st.label)
-            fit = (run.results.scaling or {}).get(model)
-            max_n = max((c.concurrency for c in cfgs), default=0)
-            if fit is not None and fit.ok and max_n > 1:
-                lam, sig, kap = fit.lambda_rps, fit.sigma, fit.kappa
-                grid = np.geomspace(1, max_n, 120)
-                ax.plot(grid, usl(grid, lam, sig, kap), color=st.colour, linestyle=":",
-                        linewidth=1.2, label=None if usl_labelled else "USL fit (dotted)")
-                usl_labelled = True
-                n_star = fit.n_star
-                if n_star and math.isfinite(n_star) and 1 <= n_star <= max_n * 2:
-                    y = float(usl(np.array([n_star]), lam, sig, kap)[0])
-                    ax.plot([n_star], [y], marker="*", markersize=11, color=st.colour,
-                            markeredgecolor="white", linestyle="none")
-                    ax.annotate(f"N*≈{fmt.sig(n_star, 2)}", (n_star, y), textcoords="offset points",
-                                xytext=(4, 6), fontsize=8, color=st.colour)
+                        capsize=2.5, elinewidth=0.9, label=label)
         bad = _failed_configs(run.results)
         if bad:
             ax.plot([axis.x(n) for n in bad], [0] * len(bad), linestyle="none", marker="x",
@@ -105,7 +124,7 @@ def throughput_figure(data: Runs) -> Figure:
     axis.apply(ax)
     ax.set_ylim(bottom=0)
     ax.set_ylabel("throughput (records/s)")
-    ax.legend(fontsize=7, ncol=2 if len(runs) > 1 else 1, frameon=False)
+    legend_below(fig, ax)
     finish(ax, "Throughput vs concurrency")
     return fig
 
@@ -144,7 +163,7 @@ def cpu_figure(data: Runs) -> Figure:
     axis.apply(ax)
     ax.set_ylim(bottom=0)
     ax.set_ylabel("CPU utilisation (cores busy)")
-    ax.legend(fontsize=7, ncol=2 if len(runs) > 1 else 1, frameon=False)
+    legend_below(fig, ax)
     finish(ax, "CPU used vs concurrency")
     return fig
 
@@ -224,7 +243,7 @@ def _range_figure(runs: list[Run], lo: Callable[[Trial], float | None],
     ax.set_yticks(y, [row_label(runs, ri, c.model, c.concurrency) for ri, c, _, _ in rows], fontsize=8)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("configuration (model × N)")
-    ax.legend(handles=handles, fontsize=7, frameon=False)
+    legend_below(fig, ax, handles)
     finish(ax, title)
     return fig
 
@@ -256,29 +275,37 @@ def latency_figure(data: Runs) -> Figure:
 def connections_figure(data: Runs) -> Figure:
     """Peak open TCP connections vs concurrency per model (and DB-side, when known)."""
     runs = as_runs(data)
-    if not any(t.connections_peak is not None for r in runs for t in r.results.ok_trials()):
+    peaks = [t.connections for r in runs for t in r.results.ok_trials() if t.connections is not None]
+    if not peaks:
         raise NoData("open connections were not measured in any successful trial")
+    if not any(peaks):
+        raise NoData("no trial opened a TCP connection (every peak was 0)")
     axis = naxis(runs)
     fig = new_figure()
     ax = fig.add_subplot()
     top = 0.0
+    server_side = False
     for ri, run in enumerate(runs):
         for model, cfgs in by_model(group_configs(run.results)).items():
             st = style(runs, ri, model)
-            for get, dashed, suffix in ((lambda t: t.connections_peak, False, ""),
-                                        (lambda t: t.db_connections_peak, True, " (DB server side)")):
+            for get, dashed in ((lambda t: t.connections_peak, False),
+                                (lambda t: t.db_connections_peak, True)):
                 pts = [(axis.x(c.concurrency), c.peak(get), c.concurrency) for c in cfgs]
                 pts = [p for p in pts if p[1] is not None]
                 if not pts:
                     continue
                 top = max(top, *(p[1] for p in pts))
+                server_side |= dashed
                 line = [(x, y) for x, y, n in pts if n > 0]
                 if line:
                     ax.plot(*zip(*line, strict=True), color=st.colour, linewidth=1.2,
                             linestyle=":" if dashed else st.linestyle)
                 ax.plot([p[0] for p in pts], [p[1] for p in pts], st.marker, color=st.colour,
                         markersize=5, markerfacecolor="white" if dashed else st.colour,
-                        label=st.label + suffix)
+                        label=None if dashed else st.label)
+    if server_side:  # one legend entry for every hollow marker, not one per model
+        ax.plot([], [], "o", color=GREY, markerfacecolor="white", linestyle=":",
+                label="hollow, dotted: DB server side")
     limit = constraint(runs, "max_connections")
     if limit is not None:
         ax.axhline(limit, color=BLACK, linestyle=(0, (4, 3)), linewidth=1,
@@ -294,8 +321,9 @@ def connections_figure(data: Runs) -> Figure:
         ax.set_ylim(0, top * 2)  # headroom on a log scale, so the top marker is not cut
     else:
         ax.set_ylim(0, top * 1.08 + 1)
+        integer_ticks(ax)
     ax.set_ylabel("peak open TCP connections (count)")
-    ax.legend(fontsize=7, ncol=2 if len(runs) > 1 else 1, frameon=False)
+    legend_below(fig, ax)
     finish(ax, "Connections vs concurrency")
     return fig
 
@@ -324,42 +352,46 @@ def timeseries_picks(data: Runs) -> list[tuple[str, Run, int]]:
 
 
 def timeseries_figure(data: Runs) -> Figure:
-    """CPU and open connections over the timed window of the recommended and slowest trial."""
+    """CPU and open connections over the timed window of the recommended and slowest trial;
+    CPU alone when no connection was ever open (an all-zero panel says nothing)."""
     runs = as_runs(data)
     picks = timeseries_picks(runs)
     if not picks:
         raise NoData("no samples were recorded for the recommended or slowest trial")
-    fig = new_figure((FIGSIZE[0], 5.2))
-    ax_cpu, ax_conn = fig.subplots(2, 1, sharex=True)
-    colours = (BLUE, VERMILLION, GREEN, PURPLE)
-    any_conn = False
-    for k, (label, _run, i) in enumerate(picks):
-        s = _run.results.samples_for(i) or {}
+    series = []
+    for k, (label, run, i) in enumerate(picks):
+        s = run.results.samples_for(i) or {}
         t_s = s.get("t_s") or []
-        style = {"color": colours[k % len(colours)], "linewidth": 1.3,
-                 "linestyle": RUN_LINESTYLES[k % 2]}
-        for ax, key in ((ax_cpu, "cpu_util"), (ax_conn, "connections")):
-            pts = [(t, v) for t, v in zip(t_s, s.get(key) or [], strict=False) if v is not None]
-            if pts:
-                ax.plot(*zip(*pts, strict=True), label=label, **style)
-                any_conn |= ax is ax_conn
-    cores = {r.results.environment.cpu_count for r in runs}
-    for c in cores:
+        pts = {key: [(t, v) for t, v in zip(t_s, s.get(key) or [], strict=False) if v is not None]
+               for key in ("cpu_util", "connections")}
+        series.append((k, label, pts))
+    any_conn = any(v for _, _, pts in series for _, v in pts["connections"])
+    fig = new_figure((FIGSIZE[0], 5.2) if any_conn else FIGSIZE)
+    axes = fig.subplots(2, 1, sharex=True) if any_conn else [fig.add_subplot()]
+    ax_cpu = axes[0]
+    colours = (BLUE, VERMILLION, GREEN, PURPLE)
+    for k, label, pts in series:
+        line = {"color": colours[k % len(colours)], "linewidth": 1.3,
+                "linestyle": RUN_LINESTYLES[k % 2]}
+        for ax, key in zip(axes, ("cpu_util", "connections"), strict=False):
+            if pts[key]:
+                ax.plot(*zip(*pts[key], strict=True), label=label, **line)
+    for c in {r.results.environment.cpu_count for r in runs}:
         ax_cpu.axhline(c, color=GREY, linestyle=(0, (4, 3)), linewidth=1, label=f"{c} cores available")
-    if not any_conn:
-        ax_conn.text(0.5, 0.5, "connections were not sampled", transform=ax_conn.transAxes,
-                     ha="center", va="center", fontsize=9, color=GREY)
     ax_cpu.set_ylim(bottom=0)
-    ax_conn.set_ylim(bottom=0)
     ax_cpu.set_ylabel("CPU (cores busy)")
-    ax_conn.set_ylabel("open TCP connections (count)")
-    ax_conn.set_xlabel("time since the timed window started (s)")
-    ax_cpu.set_xlabel("time (s)", fontsize=8)
-    ax_cpu.tick_params(labelbottom=True)
-    fig.legend(*ax_cpu.get_legend_handles_labels(), loc="outside lower center", ncols=2,
-               fontsize=7, frameon=False)  # below the plots: never over a line
-    finish(ax_cpu, "CPU and connections over time")
-    finish(ax_conn, "")
+    axes[-1].set_xlabel("time since the timed window started (s)")
+    if any_conn:
+        ax_conn = axes[1]
+        ax_conn.set_ylim(bottom=0)
+        integer_ticks(ax_conn)
+        ax_conn.set_ylabel("open TCP connections (count)")
+        ax_cpu.set_xlabel("time (s)", fontsize=8)
+        ax_cpu.tick_params(labelbottom=True)
+        finish(ax_conn, "")
+    legend_below(fig, ax_cpu)
+    finish(ax_cpu, "CPU and connections over time" if any_conn
+           else "CPU over time (no TCP connection was open)")
     return fig
 
 

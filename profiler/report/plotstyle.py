@@ -16,7 +16,7 @@ matplotlib.use("Agg")
 
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import FuncFormatter  # noqa: E402
+from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
 from profiler import format as fmt  # noqa: E402
 from profiler.analysis.configs import Config, group_configs  # noqa: E402
@@ -106,6 +106,23 @@ def finish(ax: Axes, title: str) -> None:
     ax.spines[["top", "right"]].set_visible(False)
 
 
+def legend_below(fig: Figure, ax: Axes, handles: Sequence[object] | None = None) -> None:
+    """The legend under the axes, never over the data (constrained layout makes room)."""
+    if handles is None:
+        handles, labels = ax.get_legend_handles_labels()
+    else:
+        labels = [h.get_label() for h in handles]  # type: ignore[attr-defined]
+    if not handles:
+        return
+    fig.legend(handles, labels, loc="outside lower center", ncols=min(len(handles), 3),
+               fontsize=8, frameon=False)
+
+
+def integer_ticks(ax: Axes) -> None:
+    """Counts are whole numbers: no 0.2, 0.4 ticks on a small axis."""
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+
+
 # --- the concurrency axis ----------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -122,22 +139,33 @@ class NAxis:
     def x(self, n: int) -> float:
         return self.inf_at if n == 0 else float(n)
 
+    def ticks(self, max_ticks: int = 9) -> list[tuple[float, str]]:
+        """(x, label): powers of two up to the largest N, then "∞ unbounded" when measured."""
+        exps = list(range(0, math.ceil(math.log2(max(self.max_finite, 1))) + 1))
+        step = max(1, math.ceil(len(exps) / max_ticks))
+        out = [(2.0**e, str(2**e)) for e in exps[::step]]
+        if self.has_unbounded:
+            out.append((self.inf_at, "∞\nunbounded"))
+        return out
+
+    @property
+    def limits(self) -> tuple[float, float]:
+        right = self.inf_at if self.has_unbounded else max(self.max_finite, 1)
+        return 0.7, right * 1.4
+
+    @property
+    def split(self) -> float | None:
+        """Where the dotted line between finite N and "unbounded" goes (None without it)."""
+        return math.sqrt(self.inf_at * max(self.max_finite, 1)) if self.has_unbounded else None
+
     def apply(self, ax: Axes) -> None:
         ax.set_xscale("log", base=2)
-        top = max(self.max_finite, 1)
-        exps = list(range(0, math.ceil(math.log2(top)) + 1))
-        step = max(1, math.ceil(len(exps) / 9))
-        ticks = [2.0**e for e in exps[::step]]
-        labels = [str(int(t)) for t in ticks]
-        if self.has_unbounded:
-            ticks.append(self.inf_at)
-            labels.append("∞\nunbounded")
-            split = math.sqrt(self.inf_at * max(top, 1)) if top > 0 else self.inf_at / 2
-            ax.axvline(split, color=GREY, linewidth=0.8, linestyle=(0, (1, 2)))
-        ax.set_xticks(ticks, labels)
+        if self.split is not None:
+            ax.axvline(self.split, color=GREY, linewidth=0.8, linestyle=(0, (1, 2)))
+        ticks = self.ticks()
+        ax.set_xticks([t for t, _ in ticks], [label for _, label in ticks])
         ax.minorticks_off()
-        right = self.inf_at if self.has_unbounded else top
-        ax.set_xlim(0.7, right * 1.4)
+        ax.set_xlim(*self.limits)
         ax.set_xlabel(CONCURRENCY_LABEL)
 
 

@@ -6,6 +6,7 @@ without a verdict still renders and says "no verdict computed".
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -13,11 +14,19 @@ from profiler import format as fmt
 from profiler.analysis.configs import best, find_config, group_configs
 from profiler.analysis.decompose import decompose
 from profiler.analysis.story import batch_baseline, full_batch_s
+from profiler.report.advice import NextStep, next_steps
 from profiler.report.cells import Cell, KeyFigure, Pair, Plot, Row, Table, num
+from profiler.report.chart import Chart, throughput_chart
 from profiler.report.why import Attribution, attribution_views
-from profiler.results import PredictionRow, Results, Story, Trial
+from profiler.results import PredictionRow, Recommendation, Results, Story, Trial
 
 NO_VERDICT = "No verdict computed"
+
+
+@dataclass(frozen=True)
+class WarningGroup:
+    title: str
+    items: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -27,8 +36,11 @@ class Verdict:
     figures: tuple[KeyFigure, ...]
     evidence: tuple[str, ...]
     rationale: tuple[str, ...]
-    warnings: tuple[str, ...]
+    warnings: tuple[str, ...]  # each once, in the analysis' order (the choice's first)
     excluded: tuple[str, ...]
+    groups: tuple[WarningGroup, ...] = ()  # the same warnings, grouped by what they are about
+    notes: tuple[str, ...] = ()  # the tool's own choices: to know, not to distrust
+    next_steps: tuple[NextStep, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -56,6 +68,7 @@ class Report:
     footer: str
     attribution: tuple[Attribution, ...] = ()  # "why it is slow" (profiler.report.why)
     story: StoryView | None = None  # first, when the run holds a job and its rewrite
+    chart: Chart | None = None  # the throughput plot as interactive SVG (profiler.report.chart)
 
 
 # --- verdict -----------------------------------------------------------------------------
@@ -136,10 +149,31 @@ def build_verdict(results: Results) -> Verdict:
     headline = headline[:1].upper() + headline[1:]
     excluded = tuple(f"{fmt.config(e.model, e.concurrency)}: {e.reason or 'no reason given'}"
                      for e in (rec.excluded if rec else []))
+    warnings = tuple(dict.fromkeys(
+        tuple(rec.warnings if rec else ()) + report_warnings(results, analysed=rec is not None)))
     return Verdict(computed, headline, tuple(figures), tuple(cls.evidence if cls else ()),
-                   tuple(rec.rationale if rec else ()),
-                   tuple(rec.warnings if rec else ()) + report_warnings(results, analysed=rec is not None),
-                   excluded)
+                   tuple(rec.rationale if rec else ()), warnings, excluded,
+                   groups=group_warnings(warnings, rec),
+                   notes=tuple(dict.fromkeys(rec.notes if rec else ())),
+                   next_steps=next_steps(results))
+
+
+def group_warnings(warnings: tuple[str, ...], rec: Recommendation | None) -> tuple[WarningGroup, ...]:
+    """Warnings that name the recommended configuration first (they bear on the advice
+    itself), then the rest; a configuration's label is spelled by `fmt.config` everywhere."""
+    if not warnings:
+        return ()
+    if rec is None or not rec.model:
+        return (WarningGroup("Warnings", warnings),)
+    label = fmt.config(rec.model, rec.concurrency)
+    names_it = re.compile(rf"(?<![\w×]){re.escape(label)}(?![\w×])")
+    mine = tuple(w for w in warnings if names_it.search(w))
+    rest = tuple(w for w in warnings if w not in mine)
+    groups = [WarningGroup(f"About the recommended {label}", mine)] if mine else []
+    if rest:
+        groups.append(WarningGroup("About the other configurations and the run" if mine
+                                   else "Warnings", rest))
+    return tuple(groups)
 
 
 def report_warnings(results: Results, analysed: bool = False) -> tuple[str, ...]:
@@ -336,4 +370,5 @@ def build_report(results: Results, plots: tuple[Plot, ...],
         footer=f"concur {results.tool_version}".strip(),
         attribution=attribution_views(results, exists),
         story=story_view(results.story),
+        chart=throughput_chart(results),
     )

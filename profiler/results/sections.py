@@ -92,6 +92,9 @@ class Recommendation:
     warnings: list[str] = field(default_factory=list)
     constraints: Constraints = field(default_factory=Constraints)
     excluded: list[Exclusion] = field(default_factory=list)
+    # The tool's own choices (a model skipped because it cannot run this handler, ...):
+    # worth knowing, but not a reason to distrust the recommendation, unlike `warnings`.
+    notes: list[str] = field(default_factory=list)
 
     def names(self, model: str, concurrency: int) -> bool:
         return self.model == model and self.concurrency == concurrency

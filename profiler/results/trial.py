@@ -131,6 +131,10 @@ class WorkloadInfo:
     input_file: str | None = None
     handle_kind: str = "sync"  # "sync", "async" or "both"
     service: str = ""  # what the run started for the workload, e.g. "embedded PostgreSQL 18.6 …"
+    # Where the workload's database was (CONCUR_DSN, from --dsn), without credentials;
+    # None: the workload's own default. Two runs against different databases are not
+    # a comparison of code (`concur compare` says so).
+    database: str | None = None
 
 
 @dataclass

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from profiler.errors import ConfigError
+from profiler.extras import require
 from profiler.results import Constraints
 
 DEFAULT_RECORDS = 200
@@ -44,6 +45,8 @@ class RunOptions:
         positive("--budget", self.budget_s, "seconds")
         if self.total is not None and self.total < 1:
             raise ConfigError(f"--total must be ≥ 1, not {self.total}")
+        if self.attribution:  # before the sweep, not after a minute of it
+            require("attribution", "--attribution")
 
     @property
     def model_settings(self) -> dict[str, Any]:

@@ -26,13 +26,13 @@ from typing import Any
 import psutil
 
 from profiler import format as fmt
-from profiler.errors import ConfigError
+from profiler.errors import ConcurError, ConfigError
 from profiler.measure.trial import TrialSpec
 from profiler.models import get_model
 from profiler.results import Environment, Results, WorkloadInfo
 from profiler.run.options import RunOptions
 from profiler.version import __version__
-from profiler.workload import Workload, load_target, read_input
+from profiler.workload import Workload, describe_database, load_target, read_input
 
 SAMPLE_RECORDS = 50
 DEFAULT_MEMORY_SHARE = 0.8  # of the memory available at the start: the default trial ceiling
@@ -80,6 +80,8 @@ def prepare(target: str, options: RunOptions) -> Prepared:
     if not options.input_file:
         try:
             sample = workload.make_records(SAMPLE_RECORDS)
+        except ConcurError:  # the workload said itself what is wrong (e.g. a missing extra)
+            raise
         except Exception as exc:
             raise ConfigError(f"the workload's records() raised {type(exc).__name__}: {exc}") from None
         if not sample:
@@ -139,6 +141,7 @@ def new_results(prepared: Prepared, records: int, options: RunOptions) -> Result
             input_file=options.input_file,
             handle_kind=prepared.workload.handle_kind,
             service=prepared.service,
+            database=describe_database(os.environ.get("CONCUR_DSN")),
         ),
         environment=environment(),
         command=options.command or default_command(prepared.target, options),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from scenarios.pg_embedded import embedded_postgres
+from profiler.scenarios.pg_embedded import embedded_postgres
 
 if __name__ == "__main__":
     with embedded_postgres(max_connections=10) as server:

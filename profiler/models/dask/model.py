@@ -51,6 +51,7 @@ import uuid
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from profiler.extras import install_hint, not_installed
 from profiler.models.base import Hooks, Model, unpicklable_reason
 from profiler.models.dask import worker as dw
 from profiler.models.dask.metrics import scheduler_events, task_metrics, worker_metrics
@@ -92,10 +93,9 @@ class DaskModel(Model):
         return (1, 1) if options.get("scheduler") else (2, 0)
 
     def can_run(self, workload: Workload, sample: list[Any]) -> str | None:
-        import importlib.util
-
-        if importlib.util.find_spec("distributed") is None:
-            return "dask needs dask.distributed: pip install 'dask[distributed]'"
+        reason = not_installed("dask", "the dask model")
+        if reason:
+            return reason
         return unpicklable_reason(sample, self.name, "dask workers")
 
     def run(self, workload: Workload, records: list[Any], concurrency: int, hooks: Hooks,
@@ -107,7 +107,8 @@ class DaskModel(Model):
         try:
             import distributed
         except ImportError as exc:
-            raise RuntimeError(f"dask needs dask.distributed ({exc}): pip install 'dask[distributed]'") from None
+            raise RuntimeError(f"the dask model needs dask.distributed ({exc}): "
+                               f"{install_hint('dask')}") from None
         logging.getLogger("distributed").setLevel(logging.CRITICAL)  # we report what matters
         metrics: dict[str, Any] = {"chunk_option": opts.chunk_label}
         try:
