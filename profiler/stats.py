@@ -44,6 +44,18 @@ def coefficient_of_variation(values: Sequence[float]) -> float | None:
     return statistics.stdev(values) / abs(m) if m else None
 
 
+def single_spread(values: Sequence[float]) -> float | None:
+    """How far one more measurement may land from the mean of these: two sample standard
+    deviations (about 95 % of single measurements, for normal noise). None for fewer than
+    two values: one measurement says nothing about its own noise.
+
+    This is the noise of *a* measurement (will the next run read differently?), not of
+    the mean (`mean_interval`): a label must not flip from one run to the next."""
+    if len(values) < 2:
+        return None
+    return 2 * statistics.stdev(values)
+
+
 def _t(confidence: float, df: float) -> float:
     from scipy.stats import t as student_t  # lazily: scipy is slow to import
 
@@ -91,6 +103,20 @@ class Comparison:
         if not self.measured:
             return f"{a} vs {b} repeats: one side measured once, so its noise is unknown"
         return f"Welch {self.confidence:.0%} interval of the ratio ({a} vs {b} repeats)"
+
+    def equivalent(self, margin: float) -> bool | None:
+        """True when the whole interval lies within ±`margin` of 1 (on the ratio scale:
+        between 1 − margin and 1 / (1 − margin)): the two are the same for practical
+        purposes, and more repeats would not change that. None when unmeasured."""
+        if not self.measured:
+            return None
+        assert self.low is not None and self.high is not None
+        return self.low >= 1 - margin and self.high <= 1 / (1 - margin)
+
+    def settled(self, margin: float) -> bool:
+        """Significant, or equivalent within `margin`: more repeats would not change the
+        answer to "are these different?" (an unmeasured comparison is never settled)."""
+        return bool(self.significant) or bool(self.equivalent(margin))
 
     def best_case(self, higher_is_better: bool = True) -> float:
         """The reading most favourable to the candidate (the point estimate when unmeasured)."""

@@ -66,3 +66,23 @@ def test_identical_repeats_do_not_divide_by_zero():
 def test_a_side_that_measured_nothing_is_compared_without_a_log_scale():
     judged = compare([0.0, 0.0], [5.0, 6.0])
     assert judged.ratio == math.inf and judged.significant is True
+
+
+def test_single_spread_is_two_standard_deviations_of_one_measurement():
+    from profiler.stats import single_spread
+
+    assert single_spread([0.4]) is None
+    assert single_spread([0.34, 0.40, 0.46]) == pytest.approx(0.12)
+
+
+def test_a_comparison_is_settled_when_significant_or_equivalent_within_the_margin():
+    from profiler.stats import compare
+
+    apart = compare([100, 101, 99], [120, 121, 119])
+    same = compare([100.0, 100.2, 99.8], [100.1, 99.9, 100.0])
+    unsure = compare([100, 110, 90], [104, 114, 94])
+    once = compare([100], [104, 105])
+    assert apart.settled(0.05) and apart.equivalent(0.05) is False
+    assert same.settled(0.05) and same.equivalent(0.05) is True
+    assert not unsure.settled(0.05)
+    assert once.equivalent(0.05) is None and not once.settled(0.05)

@@ -69,7 +69,8 @@ def verdict_lines(results: Results) -> list[str]:
     """
     classification: Classification = results.classification or classify(results)
     recommendation: Recommendation = results.recommendation or recommend(results)
-    title = fmt.verdict_title(classification.label, classification.refinements)
+    title = fmt.verdict_title(classification.label, classification.refinements,
+                              classification.readings)
     lines = [f"{title}: {recommendation.sentence}"]
     prediction = _recommended_prediction(results)
     if prediction:

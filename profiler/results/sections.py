@@ -16,12 +16,17 @@ from profiler.errors import ConfigError
 class Classification:
     """What kind of work this is, from the CPU share of one worker, refined by scaling."""
 
-    label: str  # "cpu-bound", "io-bound", "mixed" or "unknown"
+    label: str  # "cpu-bound", "io-bound", "mixed", "borderline" or "unknown"
     cpu_fraction: float | None = None
     confidence: str = "low"  # "low", "medium", "high"
     refinements: list[str] = field(default_factory=list)  # "releases-GIL", "serialized"
     evidence: list[str] = field(default_factory=list)
     basis_trial: int | None = None  # index into trials of the first trial classified from
+    # The labels the CPU fraction may take within its noise: [label] when clear, both (or
+    # all three) readings when "borderline".
+    readings: list[str] = field(default_factory=list)
+    cpu_fraction_noise: float | None = None  # ± how far another run's fraction may land
+    noise: str = ""  # "measured" (repeats) or "assumed" (measured once)
 
 
 @dataclass
@@ -58,7 +63,9 @@ class Constraints:
     max_rss_bytes: int | None = None
     max_loop_lag_p99_ms: float | None = 100.0
     max_cpu_util: float | None = None  # in cores
-    noise_margin: float = 0.10  # differences smaller than this are treated as ties
+    # Practical equivalence: a simpler model this close to the best wins even when the
+    # difference is real (analysis/ties.py); the measured noise decides beyond it.
+    noise_margin: float = 0.05
 
     def __post_init__(self) -> None:
         if not 0 <= self.noise_margin < 1:
@@ -92,6 +99,9 @@ class Recommendation:
     warnings: list[str] = field(default_factory=list)
     constraints: Constraints = field(default_factory=Constraints)
     excluded: list[Exclusion] = field(default_factory=list)
+    # How the deciding tie question (sequential vs the best, or a simpler model vs the best)
+    # was judged: "measured" (repeats on both sides), "assumed" (a side ran once), "" (none).
+    noise: str = ""
 
     def names(self, model: str, concurrency: int) -> bool:
         return self.model == model and self.concurrency == concurrency
