@@ -72,6 +72,10 @@ class Trial(ModelAtN):
     model_options: dict[str, Any] = field(default_factory=dict)  # e.g. dask scheduler, chunk
     model_metrics: dict[str, Any] = field(default_factory=dict)  # e.g. dask task overhead
     samples_taken: int = 0
+    # Why this trial's numbers looked impossible (speedup above N × 1.15, CPU above the
+    # cores, a window under 0.3 s), set when the sweep re-measured it; "" = nothing seen.
+    # A configuration leaves a suspect trial out when it has a clean one.
+    suspect: str = ""
 
     @property
     def ok(self) -> bool:
