@@ -49,7 +49,7 @@ def recommend(results: Results, constraints: Constraints = Constraints()) -> Rec
             constraints, [], run_warnings(results, configs, constraints),
             "no configuration completed: every trial crashed, timed out or failed (see warnings)",
         )
-    eligible, excluded, exclusion_sentences = _eligible(configs, constraints)
+    eligible, excluded, exclusion_sentences = qualifying(configs, constraints)
     if not eligible:
         return _no_choice(
             constraints, excluded, run_warnings(results, configs, constraints),
@@ -105,8 +105,9 @@ def recommend(results: Results, constraints: Constraints = Constraints()) -> Rec
         noise=decisive.noise if decisive is not None else "")
 
 
-def _eligible(configs: list[Config], k: Constraints) -> tuple[list[Config], list[Exclusion], list[str]]:
-    """Configurations within the limits, fastest first; the excluded ones and why."""
+def qualifying(configs: list[Config], k: Constraints) -> tuple[list[Config], list[Exclusion], list[str]]:
+    """Configurations the recommendation may choose from, fastest first; the excluded ones
+    and why (the sweep asks the same, to know which comparisons to repeat)."""
     excluded: list[Exclusion] = []
     by_rule: dict[str, list[str]] = {}
     eligible: list[Config] = []

@@ -85,7 +85,7 @@ class Tie:
         if not c.measured or c.low is None or c.high is None:
             return text + "; one side measured once, so its noise is unknown)"
         high = fmt.times(1 / c.low) if c.low > 0 else "∞"
-        return (text + f"; {c.confidence:.0%} interval {fmt.times(1 / c.high)}–{high} over "
+        return (text + f"; {fmt.pct(c.confidence)} interval {fmt.times(1 / c.high)}–{high} over "
                 f"{self.faster.repeats} and {self.simpler.repeats} repeats)")
 
     def reason(self) -> str:
