@@ -19,6 +19,7 @@ from profiler.run.options import DEFAULT_RECORDS, RunOptions
 from profiler.run.plan import explicit_grid
 from profiler.run.prepare import Prepared, new_results, now_iso, prepare
 from profiler.run.sweep import Sweep
+from profiler.run.validate import validate
 
 
 def profile(target: str, options: RunOptions | None = None, progress: Progress | None = None,
@@ -37,6 +38,9 @@ def profile(target: str, options: RunOptions | None = None, progress: Progress |
     try:
         results = measure(prepared, options, progress)
         analyse(results, options.constraints, total_records=options.total)
+        if options.validate_records and not results.interrupted:
+            validate(prepared, results, options, progress)
+            analyse(results, options.constraints, total_records=options.total)  # takes it in
         if options.attribution and not results.interrupted:
             _attribute(prepared, results, options, progress)
     finally:

@@ -72,6 +72,24 @@ def mean_interval(values: Sequence[float], confidence: float = CONFIDENCE
     return m - half, m + half
 
 
+def slope_interval(values: Sequence[float], confidence: float = CONFIDENCE
+                   ) -> tuple[float, float, float] | None:
+    """Least-squares slope of `values` against their index, with its Student-t interval
+    (n − 2 degrees of freedom): (slope, low, high). None for fewer than three values.
+    A trend is real when the interval excludes 0 (throughput drifting within a trial)."""
+    n = len(values)
+    if n < 3:
+        return None
+    xs = range(n)
+    fit = statistics.linear_regression(xs, values)
+    x_mean = (n - 1) / 2
+    sxx = sum((x - x_mean) ** 2 for x in xs)
+    residual = sum((y - (fit.intercept + fit.slope * x)) ** 2 for x, y in zip(xs, values, strict=True))
+    se = math.sqrt(residual / (n - 2) / sxx)
+    half = _t(confidence, n - 2) * se
+    return fit.slope, fit.slope - half, fit.slope + half
+
+
 @dataclass(frozen=True)
 class Comparison:
     """mean(candidate) ÷ mean(baseline), with the interval the repeats allow.

@@ -212,5 +212,7 @@ def _build(spec: TrialSpec, status: str, detail: str, result: dict[str, Any] | N
         samples_taken=len(s.samples.get("t_s", [])),
         model_options=dict(spec.options),
         model_metrics=r.get("model_metrics", {}),
+        throughput_series_rps=r.get("throughput_series_rps") or [],
+        drift=r.get("drift"),
     )
     return TrialOutcome(trial, s.samples)

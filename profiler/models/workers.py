@@ -27,12 +27,17 @@ class Tally:
     latencies_s: list[float] = field(default_factory=list)
     errors: Counter[str] = field(default_factory=Counter)
     messages: dict[str, list[str]] = field(default_factory=dict)
+    # When each record finished (time.perf_counter(), shared by the trial's processes):
+    # throughput over the window, to see drift (profiler.measure.drift).
+    done_at: list[float] = field(default_factory=list)
 
     def ok(self, seconds: float) -> None:
         self.latencies_s.append(seconds)
+        self.done_at.append(time.perf_counter())
 
     def error(self, exc: BaseException, seconds: float) -> None:
         self.latencies_s.append(seconds)
+        self.done_at.append(time.perf_counter())
         kind = type(exc).__name__
         self.errors[kind] += 1
         seen = self.messages.setdefault(kind, [])
@@ -41,18 +46,20 @@ class Tally:
 
     def merge(self, other: Tally) -> None:
         self.latencies_s.extend(other.latencies_s)
+        self.done_at.extend(other.done_at)
         self.errors.update(other.errors)
         for kind, msgs in other.messages.items():
             mine = self.messages.setdefault(kind, [])
             mine.extend(msgs[: MAX_MESSAGES_PER_TYPE - len(mine)])
 
-    def to_wire(self) -> tuple[list[float], dict[str, int], dict[str, list[str]]]:
-        return self.latencies_s, dict(self.errors), self.messages
+    def to_wire(self) -> tuple[list[float], dict[str, int], dict[str, list[str]], list[float]]:
+        return self.latencies_s, dict(self.errors), self.messages, self.done_at
 
     @classmethod
-    def from_wire(cls, wire: tuple[list[float], dict[str, int], dict[str, list[str]]]) -> Tally:
-        lat, errs, msgs = wire
-        return cls(list(lat), Counter(errs), {k: list(v) for k, v in msgs.items()})
+    def from_wire(cls, wire: tuple[Any, ...]) -> Tally:
+        lat, errs, msgs, *done = wire  # a three-part wire (no completion times) still reads
+        return cls(list(lat), Counter(errs), {k: list(v) for k, v in msgs.items()},
+                   list(done[0]) if done else [])
 
 
 def _call_shape(fn: Callable[..., Any]) -> bool:

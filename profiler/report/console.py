@@ -75,6 +75,8 @@ def verdict_lines(results: Results) -> list[str]:
     prediction = _recommended_prediction(results)
     if prediction:
         lines.append(prediction)
+    if results.validation is not None:
+        lines.append(f"validated: {results.validation.note}")
     lines += classification.evidence
     lines += [f"warning: {text}" for text in recommendation.warnings]
     return lines

@@ -20,6 +20,7 @@ from profiler.results.sections import (
     ScalingPoint,
     SweepEvent,
     TopFunction,
+    Validation,
     YappiRow,
 )
 from profiler.results.trial import (
@@ -35,5 +36,6 @@ __all__ = [
     "READABLE_VERSIONS", "SCHEMA_VERSION", "TOOL_NAME", "TRIAL_COLUMNS", "TRIAL_STATUSES",
     "Attribution", "Classification", "Constraints", "Decomposition", "Environment", "Exclusion",
     "PredictionRow", "Predictions", "Recommendation", "Results", "ScalingFit", "ScalingPoint",
-    "Skipped", "SweepEvent", "TopFunction", "Trial", "WorkloadInfo", "YappiRow", "load_results",
+    "Skipped", "SweepEvent", "TopFunction", "Trial", "Validation", "WorkloadInfo", "YappiRow",
+    "load_results",
 ]

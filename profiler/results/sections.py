@@ -120,6 +120,27 @@ class PredictionRow:
     repeats: int
     recommended: bool = False
     note: str = ""
+    drift: float | None = None  # throughput change within a trial, when significant (-0.12: fell 12 %)
+    validated: bool = False  # corrected by the --validate run of this configuration
+
+
+@dataclass
+class Validation:
+    """`--validate N`: the recommended configuration run once on N records after the sweep,
+    against what the sweep's short trials predicted for N records."""
+
+    model: str
+    concurrency: int
+    records: int
+    status: str  # the trial's status: "ok", "crashed", "timeout", "failed"
+    sweep_rps: float  # the configuration's mean over the sweep's trials
+    predicted_s: float  # records / sweep_rps
+    measured_s: float | None = None
+    throughput_rps: float | None = None
+    correction: float | None = None  # measured ÷ sweep throughput (0.71: the long run went 29 % slower)
+    drift: float | None = None  # within the validation run, when significant
+    errors: int = 0
+    note: str = ""
 
 
 @dataclass

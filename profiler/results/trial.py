@@ -76,6 +76,10 @@ class Trial(ModelAtN):
     # cores, a window under 0.3 s), set when the sweep re-measured it; "" = nothing seen.
     # A configuration leaves a suspect trial out when it has a clean one.
     suspect: str = ""
+    # Throughput in each tenth of the window, and its drift: the relative change from
+    # start to end (-0.12 = ended 12 % slower; None when too few records to read it).
+    throughput_series_rps: list[float] = field(default_factory=list)
+    drift: float | None = None
 
     @property
     def ok(self) -> bool:

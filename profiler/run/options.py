@@ -31,6 +31,7 @@ class RunOptions:
     command: str = ""
     attribution: bool = False  # --attribution: py-spy/yappi passes after the sweep
     attribution_dir: str | None = None  # where their files go (default: beside json_path)
+    validate_records: int | None = None  # --validate N: the recommendation run on N records after the sweep
 
     def validate(self) -> None:
         if self.records is not None and self.records < 1:
@@ -42,6 +43,8 @@ class RunOptions:
                 raise ConfigError(f"{flag} must be a positive number of seconds, not {value:g}")
         if self.total is not None and self.total < 1:
             raise ConfigError(f"--total must be ≥ 1, not {self.total}")
+        if self.validate_records is not None and self.validate_records < 1:
+            raise ConfigError(f"--validate must be ≥ 1 records, not {self.validate_records}")
 
     @property
     def model_settings(self) -> dict[str, Any]:
