@@ -279,3 +279,8 @@ def test_pure_python_cpu_is_not_serialized_when_processes_scale():
         make_trial("processes", 2, throughput_rps=190.0, cpu_util=1.9),
     ))
     assert "serialized" not in out.refinements
+
+
+def test_a_suspect_sequential_trial_is_left_out_when_a_clean_one_exists():
+    out = classify(make_results(seq(0.9, suspect="a 0.21 s window"), seq(0.1, repeat=1)))
+    assert out.label == "io-bound" and out.basis_trial == 1

@@ -86,3 +86,14 @@ def test_a_comparison_is_settled_when_significant_or_equivalent_within_the_margi
     assert same.settled(0.05) and same.equivalent(0.05) is True
     assert not unsure.settled(0.05)
     assert once.equivalent(0.05) is None and not once.settled(0.05)
+
+
+def test_the_95_percent_t_table_matches_scipy_within_half_a_percent():
+    from scipy.stats import t
+
+    from profiler.stats import _t
+
+    for df in [2, 2.4, 3, 3.7, 5.5, 9, 14.2, 29, 33, 47.5, 90, 150, 1000, 1e6]:
+        assert _t(0.95, df) == pytest.approx(float(t.ppf(0.975, df)), rel=0.005), df
+    assert _t(0.95, 1.4) == pytest.approx(float(t.ppf(0.975, 1.4)), rel=1e-9)  # scipy answers
+    assert _t(0.90, 7) == pytest.approx(float(t.ppf(0.95, 7)), rel=1e-9)

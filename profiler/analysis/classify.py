@@ -141,8 +141,9 @@ def _choose_basis(results: Results) -> tuple[list[int] | None, list[str], str]:
 
     sequential = [(i, t) for i, t in ok if t.model == "sequential"]
     usable = [i for i, t in sequential if _unusable(t) is None]
+    clean = [i for i in usable if not results.trials[i].suspect]  # as configs.group_configs
     if usable:
-        return usable, [], ""
+        return clean or usable, [], ""
 
     if sequential:
         why_not = f"sequential trial unusable: {_unusable(sequential[0][1])}"

@@ -7,8 +7,10 @@ model's cap is reached, or the budget ends (`Stop` says which).
 Which climb takes the next step is decided here too, so the budget goes where the answer
 is (`next_climb`):
 - every model gets its first step before any gets a second (a short budget sees them all);
-- then the climb whose next step promises the most throughput goes first (ties to the
-  simpler model for this handler), so the leader climbs on while it gains;
+- then the climb whose next step promises the most throughput goes first, so the leader
+  climbs on while it gains; promises within 15 % of the best are ties, and ties go to the
+  simpler model for this handler (a sibling that happened to read 2 % higher at N=2 must
+  not run away with the budget);
 - a climb that cannot beat the leader even at its cap is ended: its ceiling is linear
   scaling to its cap, bounded by the CPU the work needs (`ceiling`: one core's worth for
   models that share one interpreter, every core's for process pools or when the model has
@@ -184,9 +186,10 @@ def next_climb(climbs: Sequence[Climb], leader_rps: float, ceilings: dict[str, f
             hopeful.append(c)
     if not hopeful:
         return Pick(None, ended)
-    base = {c.model: ceilings.get(c.model, math.inf) for c in hopeful}
-    chosen = max(hopeful, key=lambda c: (min(c.predicted_rps(0.0), base[c.model]),
-                                         -simplicity_rank(c.model, kind)))
+    promise = {c.model: min(c.predicted_rps(0.0), ceilings.get(c.model, math.inf)) for c in hopeful}
+    top = max(promise.values())
+    close = [c for c in hopeful if promise[c.model] * (1 + TRACKING) >= top]
+    chosen = min(close, key=lambda c: (simplicity_rank(c.model, kind), -promise[c.model]))
     if leader is not None and leader is not chosen and leader.stop is not None:
         target = jump_target(chosen, leader)
         if target is not None:

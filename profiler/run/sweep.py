@@ -84,7 +84,9 @@ class Sweep:
         self.prepared = prepared
         self.options = options
         self.budget = Budget(options.budget_s, session)
-        self.target_s = min(1.0, max(0.3, options.budget_s / 45))
+        # Never under FIRST_STEP_MIN_S: a window planned at 0.3 s lands under it half the
+        # time, and the sanity check would pay for a re-measurement.
+        self.target_s = min(1.0, max(FIRST_STEP_MIN_S, options.budget_s / 45))
         self.keep_back_s = REPEAT_SHARE * options.budget_s
         self.base_rps = 0.0
         self.cpu_fraction: float | None = None  # on-CPU share of sequential, for ceilings
