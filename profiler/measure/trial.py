@@ -214,5 +214,6 @@ def _build(spec: TrialSpec, status: str, detail: str, result: dict[str, Any] | N
         model_metrics=r.get("model_metrics", {}),
         throughput_series_rps=r.get("throughput_series_rps") or [],
         drift=r.get("drift"),
+        sampler_cpu_s=s.sampler_cpu_s if summary is not None else None,
     )
     return TrialOutcome(trial, s.samples)

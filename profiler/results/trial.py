@@ -80,6 +80,9 @@ class Trial(ModelAtN):
     # start to end (-0.12 = ended 12 % slower; None when too few records to read it).
     throughput_series_rps: list[float] = field(default_factory=list)
     drift: float | None = None
+    # CPU seconds the outside sampler's own thread spent on this window (in concur's
+    # process, not the tree's): what measuring cost, to keep its overhead honest.
+    sampler_cpu_s: float | None = None
 
     @property
     def ok(self) -> bool:
