@@ -13,9 +13,9 @@ no noise estimate at all, and the `Comparison` says so instead of assuming one.
 
 Only the standard library at import time: trial children compute percentiles here.
 Student's t at 95 % comes from a table (interpolated: within 0.5 % of the exact value
-for 2 or more degrees of freedom), so the sweep, which judges noise between trials, never
-pays scipy's import (1-3 s on a busy machine) out of its budget; scipy answers any other
-confidence and the rare Welch df under 2.
+for any degrees of freedom from 1 up; Welch's with 2 vs 2 repeats are often under 2), so
+the sweep, which judges noise between trials, never pays scipy's import (1-3 s on a busy
+machine) out of its budget; scipy answers any other confidence.
 """
 
 from __future__ import annotations
@@ -61,6 +61,9 @@ def single_spread(values: Sequence[float]) -> float | None:
 
 # Two-sided 95 % Student t quantiles by degrees of freedom (scipy.stats.t.ppf(0.975, df)).
 _T95 = {
+    1.1: 10.2768012862812, 1.2: 8.648826510748867, 1.3: 7.500529325562029, 1.4: 6.657002568708426,
+    1.5: 6.016663104427929, 1.6: 5.517245438758762, 1.7: 5.1188389882530565,
+    1.8: 4.794881365166813, 1.9: 4.527118077100328,
     1: 12.706204736174694, 2: 4.302652729749462, 3: 3.1824463052837078, 4: 2.7764451051977934,
     5: 2.5705818356363146, 6: 2.4469118511449786, 7: 2.364624251592784, 8: 2.306004135204166,
     9: 2.262157162798205, 10: 2.228138851986274, 11: 2.200985160091639, 12: 2.1788128296672284,
@@ -76,7 +79,7 @@ _T95_INF = 1.959963984540054
 
 def _t(confidence: float, df: float) -> float:
     """Two-sided Student t quantile (see the module docstring)."""
-    if confidence == 0.95 and (df >= 2 or df in _T95):
+    if confidence == 0.95 and df >= 1:
         if df >= 120:  # linear in 1/df towards the normal quantile
             return _T95_INF + (120 / df) * (_T95[120] - _T95_INF)
         lo = max(k for k in _T95 if k <= df)

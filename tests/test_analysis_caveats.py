@@ -101,4 +101,4 @@ def test_a_suspect_trial_that_persisted_stays_and_is_named():
 ])
 def test_sanity_limits(kw, expected):
     trial = make_trial("threads", 2, **{"throughput_rps": 150.0, "cpu_util": 1.0, **kw})
-    assert trial_reasons(trial, 100.0, 2) == expected
+    assert [str(r) for r in trial_reasons(trial, 100.0, 2)] == expected

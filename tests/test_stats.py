@@ -93,7 +93,19 @@ def test_the_95_percent_t_table_matches_scipy_within_half_a_percent():
 
     from profiler.stats import _t
 
-    for df in [2, 2.4, 3, 3.7, 5.5, 9, 14.2, 29, 33, 47.5, 90, 150, 1000, 1e6]:
+    for df in [1, 1.05, 1.36, 1.77, 2, 2.4, 3, 3.7, 5.5, 9, 14.2, 29, 33, 47.5, 90, 150, 1000, 1e6]:
         assert _t(0.95, df) == pytest.approx(float(t.ppf(0.975, df)), rel=0.005), df
-    assert _t(0.95, 1.4) == pytest.approx(float(t.ppf(0.975, 1.4)), rel=1e-9)  # scipy answers
-    assert _t(0.90, 7) == pytest.approx(float(t.ppf(0.95, 7)), rel=1e-9)
+    assert _t(0.90, 7) == pytest.approx(float(t.ppf(0.95, 7)), rel=1e-9)  # scipy answers
+
+
+def test_the_sweep_never_imports_scipy():
+    """Its noise judgements run between trials, inside the budget: scipy's import costs
+    1-3 s on a busy machine."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from profiler.stats import compare; from profiler.run.sweep import Sweep; "
+            "compare([1.0, 1.2], [1.5, 1.1]); compare([1.0, 1.2, 1.1], [1.5, 1.1, 1.4]); "
+            "print('scipy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -161,7 +161,7 @@ def _suspects(results: Results, configs: list[Config]) -> list[str]:
             continue
         how = ("re-measured with a longer window and it persisted" if any(t.suspect for t in c.trials)
                else "not re-measured (explicit grid: raise --records, or let the sweep size it)")
-        out.append(f"suspect numbers for {c.label}: {'; '.join(why)} — {how}; do not trust its "
+        out.append(f"suspect numbers for {c.label}: {'; '.join(map(str, why))} — {how}; do not trust its "
                    "figures until a longer run confirms them")
     return out
 

@@ -18,6 +18,8 @@ silently. Pure functions over numbers, used by the sweep and by the caveats.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from profiler import format as fmt
 from profiler.analysis.configs import Config
 from profiler.results import Trial
@@ -27,32 +29,44 @@ CPU_SLACK = 1.05
 MIN_WINDOW_S = 0.3
 
 
+@dataclass(frozen=True)
+class Reason:
+    """One impossible reading: which check ("window", "cpu", "speedup") and the sentence."""
+
+    check: str
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
 def reasons(model: str, concurrency: int, workers: int, throughput_rps: float,
             cpu_util: float | None, wall_s: float | None, sequential_rps: float | None,
-            cpu_count: int) -> list[str]:
+            cpu_count: int) -> list[Reason]:
     """Why these readings cannot be trusted as they are ([] when they can)."""
-    out: list[str] = []
+    out: list[Reason] = []
     if wall_s is not None and wall_s < MIN_WINDOW_S:
-        out.append(f"a {fmt.seconds(wall_s)} window (under {MIN_WINDOW_S} s, start-up and "
-                   "drain are a large share of it)")
+        out.append(Reason("window", f"a {fmt.seconds(wall_s)} window (under {MIN_WINDOW_S} s, "
+                                    "start-up and drain are a large share of it)"))
     if cpu_util is not None and cpu_count and cpu_util > cpu_count * CPU_SLACK:
-        out.append(f"{fmt.cores(cpu_util)} busy on a {cpu_count}-core machine")
+        out.append(Reason("cpu", f"{fmt.cores(cpu_util)} busy on a {cpu_count}-core machine"))
     n = max(concurrency, workers, 1)
     if (sequential_rps and model != "sequential" and concurrency >= 1
             and throughput_rps > sequential_rps * n * SPEEDUP_SLACK):
-        out.append(f"{fmt.times(throughput_rps / sequential_rps)} sequential's throughput with "
-                   f"{n} worker{'s' if n > 1 else ''} (above {n} × {SPEEDUP_SLACK})")
+        out.append(Reason("speedup", f"{fmt.times(throughput_rps / sequential_rps)} sequential's "
+                                     f"throughput with {n} worker{'s' if n > 1 else ''} "
+                                     f"(above {n} × {SPEEDUP_SLACK})"))
     return out
 
 
-def trial_reasons(t: Trial, sequential_rps: float | None, cpu_count: int) -> list[str]:
+def trial_reasons(t: Trial, sequential_rps: float | None, cpu_count: int) -> list[Reason]:
     if not t.ok:
         return []
     return reasons(t.model, t.concurrency, t.workers, t.throughput_rps, t.cpu_util, t.wall_s,
                    sequential_rps, cpu_count)
 
 
-def config_reasons(c: Config, sequential_rps: float | None, cpu_count: int) -> list[str]:
+def config_reasons(c: Config, sequential_rps: float | None, cpu_count: int) -> list[Reason]:
     """A configuration's readings: mean throughput, worst CPU, shortest window."""
     walls = c.values("wall_s")
     return reasons(c.model, c.concurrency, max(t.workers for t in c.trials), c.throughput_rps,

@@ -22,7 +22,7 @@ import os
 from profiler import format as fmt
 from profiler.analysis.configs import Config, find_config, group_configs, ranked
 from profiler.analysis.recommend import qualifying
-from profiler.analysis.sanity import MIN_WINDOW_S, trial_reasons
+from profiler.analysis.sanity import MIN_WINDOW_S, Reason, trial_reasons
 from profiler.analysis.ties import Tie, decisive_pairs
 from profiler.measure.session import Session
 from profiler.models import default_models, get_model, simplicity_rank
@@ -139,13 +139,13 @@ class Sweep:
         why = self._suspect(trial)
         if not why:
             return trial
-        if any("sequential's throughput" in w for w in why) and self._repeats("sequential", 1) < 2:
+        if any(w.check == "speedup" for w in why) and self._repeats("sequential", 1) < 2:
             self._repeat_config("sequential", 1, f"{trial.label} looked impossible against "
                                 "sequential: measuring sequential again first")
             why = self._suspect(trial)
             if not why:
                 return trial
-        trial.suspect = "; ".join(why)
+        trial.suspect = "; ".join(map(str, why))
         fixed = self.options.records is not None
         again_records = records if fixed else self._records(max(
             2 * records, int(records * REMEASURE_MIN_S / max(trial.wall_s, 1e-3))))
@@ -159,7 +159,7 @@ class Sweep:
         again = self._trial(model, n, again_records, repeat=self._repeats(model, n))
         still = self._suspect(again)
         if still:
-            again.suspect = "; ".join(still)
+            again.suspect = "; ".join(map(str, still))
             self.session.log("suspect", f"{again.label} re-measured: still {again.suspect}", model, n)
         else:
             self.session.log("suspect", f"{again.label} re-measured: {again.throughput_rps:,.1f} "
@@ -167,12 +167,12 @@ class Sweep:
         self.session.save()
         return again
 
-    def _suspect(self, trial: Trial) -> list[str]:
+    def _suspect(self, trial: Trial) -> list[Reason]:
         sequential = find_config(group_configs(self.results), "sequential")
         seq_rps = sequential.throughput_rps if sequential is not None else None
         why = trial_reasons(trial, seq_rps, self.cores)
         if self.options.records is not None:  # the user fixed the size: a short window is theirs
-            why = [w for w in why if "window" not in w]
+            why = [w for w in why if w.check != "window"]
         return why
 
     def _repeats(self, model: str, n: int) -> int:
@@ -191,7 +191,7 @@ class Sweep:
         trial = self._trial(model, n, records, repeat=self._repeats(model, n))
         suspect = self._suspect(trial)
         if suspect:  # a repeat is already a second look: marked, not re-measured again
-            trial.suspect = "; ".join(suspect)
+            trial.suspect = "; ".join(map(str, suspect))
             self.session.save()
         self.session.log("repeat", f"{why}: repeat {trial.repeat + 1}: "
                          f"{trial.throughput_rps:,.1f} records/s"
