@@ -39,12 +39,13 @@ CASES = {  # name: (target, model, concurrency, records) — each window about 1
 
 
 def one(spec: TrialSpec, pyspy: str | None, flavour: str, tmp: Path,
-        cost: list[float] | None = None, cpu_per_record: list[float] | None = None) -> float:
+        cost: list[float] | None = None, cpu_per_record: list[float] | None = None,
+        rate: int = 100, nice: int = 0) -> float:
     if pyspy is None:
         trial = run_trial(spec).trial
     else:
         native = flavour == "wall" and native_supported()
-        rec = Recorder(flavour, pyspy, tmp / f"{flavour}.txt", native=native)
+        rec = Recorder(flavour, pyspy, tmp / f"{flavour}.txt", rate=rate, native=native, nice=nice)
         probe = PySpyProbe([rec])
         try:
             trial = run_trial(spec, probe).trial
@@ -66,13 +67,18 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--cases", default=",".join(CASES))
     ap.add_argument("--flavour", default="cpu", choices=("cpu", "wall", "gil"))
+    ap.add_argument("--rate", type=int, default=100, help="py-spy samples per second (the "
+                    "attribution uses 40 when the configuration keeps every core busy)")
+    ap.add_argument("--nice", type=int, default=0, help="py-spy's niceness (the attribution "
+                    "uses 19 when the configuration keeps every core busy)")
     args = ap.parse_args()
     pyspy, why = find_pyspy()
     if pyspy is None:
         print(f"cannot measure: {why}")
         return 2
     worst = 1.0
-    print(f"py-spy flavour {args.flavour!r} at 100 Hz, {args.rounds} interleaved rounds")
+    print(f"py-spy flavour {args.flavour!r} at {args.rate} Hz, nice {args.nice}, "
+          f"{args.rounds} interleaved rounds")
     load = os.getloadavg()[0]
     print(f"machine: {os.cpu_count()} cores, load average {load:.2f} at start")
     print(f"{'case':16s} {'unsampled':>12s} {'sampled':>12s} {'ratio':>7s} {'py-spy':>11s} "
@@ -87,11 +93,11 @@ def main() -> int:
             cpu_sampled: list[float] = []
             for i in range(args.rounds):
                 if i % 2 == 1:
-                    s = one(spec, pyspy, args.flavour, tmp, cost, cpu_sampled)
+                    s = one(spec, pyspy, args.flavour, tmp, cost, cpu_sampled, args.rate, args.nice)
                     u = one(spec, None, args.flavour, tmp, None, cpu_plain)
                 else:
                     u = one(spec, None, args.flavour, tmp, None, cpu_plain)
-                    s = one(spec, pyspy, args.flavour, tmp, cost, cpu_sampled)
+                    s = one(spec, pyspy, args.flavour, tmp, cost, cpu_sampled, args.rate, args.nice)
                 plain.append(u)
                 sampled.append(s)
                 ratios.append(s / u)

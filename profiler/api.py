@@ -23,6 +23,7 @@ from profiler.run.prepare import Prepared, new_results, now_iso, prepare
 from profiler.run.service import run_services
 from profiler.run.signals import signal_name
 from profiler.run.sweep import Sweep
+from profiler.run.validate import validate
 
 MIN_SWEEP_BUDGET_S = 10.0  # a service slower than the budget still leaves the sweep this much
 
@@ -48,6 +49,9 @@ def profile(target: str, options: RunOptions | None = None, progress: Progress |
             options = within_budget(options, time.monotonic() - started, progress)
             results = measure(prepared, options, progress)
             analyse(results, options.constraints, total_records=options.total)
+            if options.validate_records and not results.interrupted:
+                validate(prepared, results, options, progress)
+                analyse(results, options.constraints, total_records=options.total)  # takes it in
             if options.attribution and not results.interrupted:
                 _attribute(prepared, results, options, progress)
     finally:

@@ -133,6 +133,7 @@ class RunFlags:
     total: Annotated[int | None, typer.Option(help="Records in the full batch: predict its wall time per configuration.")] = None
     repeat: Annotated[int, typer.Option(help="Run each configuration this many times (noise estimate).")] = 1
     budget: Budget = DEFAULTS["budget"]
+    validate: Annotated[int | None, typer.Option("--validate", help="After the sweep (outside --budget), run the recommended configuration once on this many records and correct the full-batch prediction by what it measured.")] = None
     input: Annotated[Path | None, typer.Option("--input", help="CSV, JSONL or Parquet file whose rows (as dicts) are the records.")] = None
     max_connections: Annotated[int | None, typer.Option(help="Recommend no configuration that opens more TCP connections than this.")] = None
     max_rss_mib: Annotated[float | None, typer.Option("--max-rss", help="Recommend no configuration whose peak RSS exceeds this many MiB, and stop any trial that passes it (default ceiling: 80 % of the memory available at the start).")] = None
@@ -172,6 +173,7 @@ class RunFlags:
                           else self.json_path),
             command=command_line(["concur", *sys.argv[1:]]),
             attribution=self.attribution, attribution_dir=str(out_dir),
+            validate_records=self.validate,
         )
 
 

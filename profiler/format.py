@@ -178,9 +178,16 @@ def sort_key(value: float | int | str | None) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
-def verdict_title(label: str, refinements: list[str] | tuple[str, ...] = ()) -> str:
-    """`I/O-bound (serialized on a shared resource)`."""
+READING_WORDS = {"io-bound": "I/O-bound", "mixed": "mixed", "cpu-bound": "CPU-bound"}
+
+
+def verdict_title(label: str, refinements: list[str] | tuple[str, ...] = (),
+                  readings: list[str] | tuple[str, ...] = ()) -> str:
+    """`I/O-bound (serialized on a shared resource)`; `Borderline (between I/O-bound and
+    mixed)` when the label is borderline and its readings are given."""
     title = LABEL_TITLES.get(label, label)
+    if label == "borderline" and len(readings) > 1:
+        title += " (between " + " and ".join(READING_WORDS.get(r, r) for r in readings) + ")"
     if refinements:
         title += " (" + ", ".join(REFINEMENT_TITLES.get(r, r) for r in refinements) + ")"
     return title

@@ -12,21 +12,63 @@ def seq(cpu_fraction: float, **kw):
     return make_trial("sequential", 1, cpu_util=cpu_fraction, **kw)
 
 
+def steady(cpu_fraction: float, n: int = 3):
+    """n sequential repeats that agree exactly: the noise is the CPU clock's floor (0.02)."""
+    return [seq(cpu_fraction, repeat=i) for i in range(n)]
+
+
 @pytest.mark.parametrize(
     ("cpu_fraction", "label"),
-    [(0.71, "cpu-bound"), (0.69, "mixed"), (0.31, "mixed"), (0.29, "io-bound"), (1.4, "cpu-bound")],
+    [(0.73, "cpu-bound"), (0.67, "mixed"), (0.33, "mixed"), (0.27, "io-bound"), (1.4, "cpu-bound")],
 )
 def test_label_follows_cpu_fraction_thresholds(cpu_fraction, label):
-    out = classify(make_results(seq(cpu_fraction)))
+    out = classify(make_results(*steady(cpu_fraction)))
     assert out.label == label
+    assert out.readings == [label]
     assert out.cpu_fraction == pytest.approx(cpu_fraction)
     assert out.basis_trial == 0
 
 
-@pytest.mark.parametrize(("user_s", "label"), [(0.3, "io-bound"), (0.7, "cpu-bound")])
-def test_threshold_values_themselves_belong_to_the_bound_labels(user_s, label):
-    trial = make_trial(cpu_user_s=user_s, cpu_system_s=0.0, wall_s=1.0)
-    assert classify(make_results(trial)).label == label
+@pytest.mark.parametrize(("cpu_fraction", "readings"), [
+    (0.30, ["io-bound", "mixed"]), (0.71, ["mixed", "cpu-bound"]), (0.29, ["io-bound", "mixed"])])
+def test_within_the_noise_of_a_threshold_the_label_is_borderline_with_both_readings(
+        cpu_fraction, readings):
+    out = classify(make_results(*steady(cpu_fraction)))
+    assert out.label == "borderline"
+    assert out.readings == readings
+    assert out.confidence == "low"
+    sentence = next(e for e in out.evidence if e.startswith("borderline between"))
+    assert all(f"read as {title}" in sentence for title in
+               ({"io-bound": "I/O-bound", "mixed": "Mixed CPU and I/O", "cpu-bound": "CPU-bound"}[r]
+                for r in readings)), sentence
+    assert "holds either way" in sentence
+
+
+def test_measured_once_near_a_threshold_is_borderline_on_assumed_noise_and_says_so():
+    out = classify(make_results(seq(0.33)))
+    assert out.label == "borderline" and out.noise == "assumed"
+    assert out.cpu_fraction_noise == pytest.approx(0.05)
+    assert "sequential: 0.33 ± 0.05 (noise assumed: measured once) CPU s per wall s" in out.evidence[0]
+
+
+def test_noisy_repeats_widen_the_borderline_band():
+    """Two standard deviations of the repeats: 0.40 ± 0.12 reaches the 0.30 threshold."""
+    out = classify(make_results(seq(0.34, repeat=0), seq(0.40, repeat=1), seq(0.46, repeat=2)))
+    assert out.label == "borderline" and out.noise == "measured"
+    assert out.cpu_fraction_noise == pytest.approx(0.12)
+    assert out.readings == ["io-bound", "mixed"]
+
+
+def test_far_from_thresholds_one_measurement_gives_a_clear_label():
+    for fraction, label in ((0.1, "io-bound"), (0.5, "mixed"), (0.95, "cpu-bound")):
+        assert classify(make_results(seq(fraction))).label == label
+
+
+def test_borderline_keeps_the_refinements_of_either_reading():
+    """Serialized needs no CPU-bound reading; scaling evidence still applies to borderline."""
+    out = classify(make_results(*steady(0.30), make_trial("threads", 4, throughput_rps=102.0,
+                                                          cpu_util=0.31)))
+    assert out.label == "borderline" and "serialized" in out.refinements
 
 
 def test_cpu_fraction_adds_user_and_system_time_per_wall_second():
@@ -36,7 +78,8 @@ def test_cpu_fraction_adds_user_and_system_time_per_wall_second():
 
 def test_evidence_states_the_number_and_the_threshold():
     out = classify(make_results(seq(0.08)))
-    assert "sequential: 0.08 CPU s per wall s (threshold: ≤ 0.30 is I/O-bound)" in out.evidence
+    assert ("sequential: 0.08 ± 0.05 (noise assumed: measured once) CPU s per wall s "
+            "(threshold: ≤ 0.30 is I/O-bound)") in out.evidence
 
 
 @pytest.mark.parametrize(
@@ -236,3 +279,8 @@ def test_pure_python_cpu_is_not_serialized_when_processes_scale():
         make_trial("processes", 2, throughput_rps=190.0, cpu_util=1.9),
     ))
     assert "serialized" not in out.refinements
+
+
+def test_a_suspect_sequential_trial_is_left_out_when_a_clean_one_exists():
+    out = classify(make_results(seq(0.9, suspect="a 0.21 s window"), seq(0.1, repeat=1)))
+    assert out.label == "io-bound" and out.basis_trial == 1

@@ -46,7 +46,8 @@ def test_verdict_lines_start_with_label_and_recommendation():
     lines = verdict_lines(analyse(batch_job()))
     assert lines[0] == "I/O-bound: use threads×16 — 14.6× faster than sequential (412 vs 28 records/s)"
     assert lines[1] == "full batch of 300,000 records: about 12 min 08 s with threads×16 (single run: no interval)"
-    assert "sequential: 0.08 CPU s per wall s (threshold: ≤ 0.30 is I/O-bound)" in lines
+    assert ("sequential: 0.08 ± 0.05 (noise assumed: measured once) CPU s per wall s "
+            "(threshold: ≤ 0.30 is I/O-bound)") in lines
     assert "warning: far more connections than threads×16's 16: asyncio×unbounded 1,000 (62.5×) — each would load the database that much more" in lines
     assert any(line.startswith("warning: event-loop lag p99 over 100 ms: asyncio×unbounded") for line in lines)
 
@@ -75,3 +76,15 @@ def test_verdict_when_nothing_completed():
 def test_simplicity_order_is_the_documented_one():
     assert simplicity_order("sync") == ["sequential", "threads", "processes", "celery",
                                         "asyncio-threads", "asyncio", "uvloop", "dask"]
+
+
+def test_for_async_handlers_the_event_loop_models_come_first():
+    assert simplicity_order("async")[:5] == ["sequential", "asyncio", "uvloop", "threads",
+                                             "processes"]
+
+
+def test_a_borderline_verdict_names_both_readings_in_its_title():
+    results = analyse(make_results(*(make_trial("sequential", 1, throughput_rps=100.0, cpu_util=0.3,
+                                                repeat=i) for i in range(3)),
+                                   make_trial("threads", 4, throughput_rps=330.0, cpu_util=1.0)))
+    assert verdict_lines(results)[0].startswith("Borderline (between I/O-bound and mixed): use threads×4")

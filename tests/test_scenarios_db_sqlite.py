@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.flaky(reruns=2)]
 
 ROWS = 2000
 RECORDS = 600
-LABELS = {"cpu-bound", "io-bound", "mixed"}
+LABELS = {"cpu-bound", "io-bound", "mixed", "borderline"}
 
 
 @pytest.fixture(scope="module")

@@ -66,3 +66,46 @@ def test_identical_repeats_do_not_divide_by_zero():
 def test_a_side_that_measured_nothing_is_compared_without_a_log_scale():
     judged = compare([0.0, 0.0], [5.0, 6.0])
     assert judged.ratio == math.inf and judged.significant is True
+
+
+def test_single_spread_is_two_standard_deviations_of_one_measurement():
+    from profiler.stats import single_spread
+
+    assert single_spread([0.4]) is None
+    assert single_spread([0.34, 0.40, 0.46]) == pytest.approx(0.12)
+
+
+def test_a_comparison_is_settled_when_significant_or_equivalent_within_the_margin():
+    from profiler.stats import compare
+
+    apart = compare([100, 101, 99], [120, 121, 119])
+    same = compare([100.0, 100.2, 99.8], [100.1, 99.9, 100.0])
+    unsure = compare([100, 110, 90], [104, 114, 94])
+    once = compare([100], [104, 105])
+    assert apart.settled(0.05) and apart.equivalent(0.05) is False
+    assert same.settled(0.05) and same.equivalent(0.05) is True
+    assert not unsure.settled(0.05)
+    assert once.equivalent(0.05) is None and not once.settled(0.05)
+
+
+def test_the_95_percent_t_table_matches_scipy_within_half_a_percent():
+    from scipy.stats import t
+
+    from profiler.stats import _t
+
+    for df in [1, 1.05, 1.36, 1.77, 2, 2.4, 3, 3.7, 5.5, 9, 14.2, 29, 33, 47.5, 90, 150, 1000, 1e6]:
+        assert _t(0.95, df) == pytest.approx(float(t.ppf(0.975, df)), rel=0.005), df
+    assert _t(0.90, 7) == pytest.approx(float(t.ppf(0.95, 7)), rel=1e-9)  # scipy answers
+
+
+def test_the_sweep_never_imports_scipy():
+    """Its noise judgements run between trials, inside the budget: scipy's import costs
+    1-3 s on a busy machine."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from profiler.stats import compare; from profiler.run.sweep import Sweep; "
+            "compare([1.0, 1.2], [1.5, 1.1]); compare([1.0, 1.2, 1.1], [1.5, 1.1, 1.4]); "
+            "print('scipy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
+import pytest
+
 from profiler.analysis.configs import ranked
 from profiler.results import Constraints, Trial
-from profiler.run.sweep import Climb, Stop, records_for
+from profiler.run.climb import Climb, Stop, ceiling, jump_target, next_climb, records_for
 from tests.analysis_helpers import make_results
 
 
@@ -94,3 +98,72 @@ def ranked_configs(results):
     from profiler.analysis.configs import group_configs
 
     return ranked(group_configs(results))
+
+
+def started(model: str, points: list[tuple[int, float]], cap: int = 256, stop=None) -> Climb:
+    """A climb that has measured `points` (N, records/s)."""
+    c = Climb(model, cap=cap)
+    for n, rps in points:
+        c.n = n
+        c.observe(trial(n, rps, model=model), baseline_rps=points[0][1] / 2)
+    c.stop = stop
+    return c
+
+
+def test_the_climb_promising_most_steps_next_and_ties_go_to_the_simpler_model():
+    threads = started("threads", [(2, 200.0), (4, 400.0)])
+    aio = started("asyncio-threads", [(2, 200.0)])
+    assert next_climb([threads, aio], 400.0, {}, "sync").climb is threads
+    level = started("asyncio-threads", [(2, 200.0), (4, 400.0)])
+    assert next_climb([level, threads], 400.0, {}, "sync").climb is threads
+
+
+def test_unstarted_climbs_go_first_in_the_given_order():
+    threads = started("threads", [(2, 200.0), (4, 400.0)])
+    fresh = Climb("processes", cap=4)
+    assert next_climb([threads, fresh], 400.0, {}, "sync").climb is fresh
+
+
+def test_a_climb_that_cannot_beat_the_leader_even_at_its_cap_is_ended():
+    threads = started("threads", [(2, 200.0), (4, 400.0), (8, 800.0)])
+    procs = started("processes", [(2, 190.0)], cap=4)
+    pick = next_climb([threads, procs], 800.0, {}, "sync")
+    assert procs.stop is Stop.CANNOT_WIN and pick.climb is threads
+    assert pick.ended[0][1] == ("cannot beat the leader (800 records/s): at most 380 records/s "
+                                "even at N=4")
+
+
+def test_the_cpu_ceiling_ends_gil_bound_climbs_on_cpu_work_but_not_on_io_work():
+    threads = started("threads", [(2, 101.0)])
+    procs = started("processes", [(2, 195.0)], cap=4)
+    cpu = {c.model: ceiling(c, 100.0, 0.98, 2) for c in (threads, procs)}
+    assert cpu["threads"] == pytest.approx(100 / 0.98 * 1.15)
+    assert cpu["processes"] == pytest.approx(2 * 100 / 0.98 * 1.15)
+    next_climb([threads, procs], 195.0, cpu, "sync")
+    assert threads.stop is Stop.CANNOT_WIN and "bounded by the CPU" in threads.stopped
+    assert ceiling(threads, 100.0, 0.02, 2) == math.inf
+
+
+def test_threads_that_beat_one_core_are_not_held_to_it():
+    """Native code releasing the GIL: threads×2 ran 1.9× on CPU work, so the ceiling is every core's."""
+    threads = started("threads", [(2, 190.0)])
+    assert ceiling(threads, 100.0, 0.98, 2) == pytest.approx(2 * 100 / 0.98 * 1.15)
+
+
+def test_a_climb_that_tracked_the_finished_leader_jumps_to_its_best_n():
+    leader = started("threads", [(2, 200.0), (4, 400.0), (8, 800.0), (16, 1600.0), (32, 1590.0)],
+                     stop=Stop.NO_GAIN)
+    sibling = started("asyncio-threads", [(2, 190.0)])
+    pick = next_climb([leader, sibling], 1600.0, {}, "sync")
+    assert pick.climb is sibling and sibling.n == 16
+    assert pick.expected_rps == 1600.0
+    assert "jumping to threads's best N=16" in pick.jump
+    assert jump_target(started("asyncio-threads", [(2, 120.0)]), leader) is None  # did not track
+
+
+def test_trials_are_sized_by_the_last_doubling_gain_not_linear_hope():
+    c = started("threads", [(2, 200.0), (4, 300.0)])  # the last doubling gained 1.5×
+    assert c.n == 8
+    assert c.predicted_rps(100.0) == pytest.approx(450.0)
+    first = Climb("threads", cap=256)
+    assert first.predicted_rps(100.0) == 200.0  # the first step: linear from the baseline

@@ -1,7 +1,7 @@
 """Caveats: what a reader of the recommendation must know, each with its numbers.
 
 They name the failure modes of the story concur exists for (connections growing with N,
-an event loop too busy to keep up, a machine that is the real limit) and anything that
+or flat at a pool's or server's cap while N grows, an event loop too busy to keep up, a machine that is the real limit) and anything that
 makes the numbers less trustworthy (one run, noisy repeats, few records, crashed trials,
 skipped models, a limit that could not be checked). A warning says what was seen and,
 where there is one, what to do about it; it never changes the recommendation.
@@ -13,8 +13,9 @@ from collections.abc import Callable
 
 from profiler import format as fmt
 from profiler.analysis.cluster import dask_warnings
-from profiler.analysis.configs import Config, concurrency_key
+from profiler.analysis.configs import Config, concurrency_key, find_config
 from profiler.analysis.queue import queue_warnings
+from profiler.analysis.sanity import config_reasons, cpu_impossible
 from profiler.results import Constraints, Results
 
 CONNECTION_GROWTH = 4.0  # highest-N connections ≥ this × lowest-N: warn
@@ -23,6 +24,8 @@ CPU_SATURATED = 0.9  # cpu_util ≥ this × cpu_count: the machine is the limit
 NOISY_CV = 0.10
 FEW_RECORDS = 50
 STILL_CLIMBING = 1.05  # top measured N this much above the next: more N may help
+CAP_TOLERANCE = 0.10  # connections within this share (or 1) of each other are "flat"
+CAP_FLAT_GAIN = 0.10  # throughput gaining less than this across the flat stretch: capped
 
 STATUS_WORDS = {"crashed": "crashed", "timeout": "timed out", "failed": "failed before its timed window",
                 "over-memory": "was killed over the memory limit"}
@@ -33,7 +36,8 @@ def choice_warnings(results: Results, configs: list[Config], choice: Config) -> 
     out: list[str] = []
     cpu = choice.mean_of("cpu_util")
     cpu_count = results.environment.cpu_count
-    if cpu is not None and cpu_count and cpu >= CPU_SATURATED * cpu_count:
+    if (cpu is not None and cpu_count and cpu >= CPU_SATURATED * cpu_count
+            and not cpu_impossible(cpu, cpu_count)):  # an impossible reading is named as suspect
         out.append(f"CPU saturated at {choice.label}: {fmt.cores(cpu)} busy of {cpu_count} — the "
                    "machine, not the model, limits throughput; expect different numbers elsewhere")
     if choice.repeats == 1:
@@ -68,8 +72,13 @@ def run_warnings(
 ) -> list[str]:
     """Warnings about the whole run; the choice's own noise is in `choice_warnings`."""
     out: list[str] = []
-    counted = next((c for c in configs if c.connections is not None), None)
-    out += _growth(configs, "connections", CONNECTION_GROWTH,
+    out += _suspects(results, configs)
+    capped = {model: sentence for model in dict.fromkeys(c.model for c in configs)
+              if (sentence := capped_sessions([c for c in configs if c.model == model]))}
+    out += list(capped.values())
+    uncapped = [c for c in configs if c.model not in capped]
+    counted = next((c for c in uncapped if c.connections is not None), None)
+    out += _growth(uncapped, "connections", CONNECTION_GROWTH,
                    f"{_word(counted) if counted else 'connections'} grow with concurrency",
                    fmt.count, "each worker or task opens its own; cap them with a pool")
     lagging = [(c, c.peak("loop_lag_p99_ms")) for c in configs]
@@ -135,6 +144,51 @@ def run_notes(results: Results) -> list[str]:
     for: models skipped (a handler form a model cannot run, records it cannot pickle, an
     extra not installed)."""
     return [f"skipped {fmt.config(s.model, s.concurrency)}: {s.reason}" for s in results.skipped]
+
+
+def capped_sessions(same_model: list[Config]) -> str | None:
+    """"capped at K sessions" when a model's throughput plateaued while its connections
+    stayed flat at K across N beyond K: a pool or the server admits K and the rest queue.
+    Adding a pool cannot help there (there is one); raising its limit might."""
+    measured = sorted(((c, conns) for c in same_model if c.concurrency >= 1
+                       and (conns := c.workload_connections) is not None),
+                      key=lambda cv: cv[0].concurrency)
+    if len(measured) < 2:
+        return None
+    k = measured[-1][1]
+    if k < 1:
+        return None
+    flat: list[Config] = []
+    for c, conns in reversed(measured):
+        if abs(conns - k) > max(1.0, CAP_TOLERANCE * k):
+            break
+        flat.insert(0, c)
+    if len(flat) < 2 or flat[-1].concurrency <= k:
+        return None
+    rates = [c.throughput_rps for c in flat]
+    if flat[-1].throughput_rps > flat[0].throughput_rps * (1 + CAP_FLAT_GAIN):
+        return None  # still gaining with the same sessions: not the limit
+    return (f"{flat[0].model}: capped at {fmt.count(k)} sessions — a pool or server limit: "
+            f"throughput stayed at {fmt.rate(min(rates))}–{fmt.rate(max(rates))} records/s from "
+            f"{flat[0].label} to {flat[-1].label} while connections stayed at {fmt.count(k)}; more "
+            "concurrency only queues for a session, so no further pool is needed: raise that "
+            "limit (if the server can take it) to go faster")
+
+
+def _suspects(results: Results, configs: list[Config]) -> list[str]:
+    """Configurations whose numbers cannot be right (`analysis.sanity`), with the reason."""
+    sequential = find_config(configs, "sequential")
+    seq_rps = sequential.throughput_rps if sequential is not None else None
+    out = []
+    for c in configs:
+        why = config_reasons(c, seq_rps, results.environment.cpu_count)
+        if not why:
+            continue
+        how = ("re-measured with a longer window and it persisted" if any(t.suspect for t in c.trials)
+               else "not re-measured (explicit grid: raise --records, or let the sweep size it)")
+        out.append(f"suspect numbers for {c.label}: {'; '.join(map(str, why))} — {how}; do not trust its "
+                   "figures until a longer run confirms them")
+    return out
 
 
 def _growth(configs: list[Config], what: str, factor: float, title: str,

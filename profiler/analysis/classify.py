@@ -12,6 +12,12 @@ disagree with them. Scaling then refines the label:
   waits on one shared thing (a lock, a DB row, a connection limit): more concurrency
   cannot help; that resource must change.
 
+Near a threshold the label is "borderline" rather than a coin flip: when the CPU
+fraction lies within its noise of a threshold (two standard deviations of the sequential
+repeats, at least `NOISE_FLOOR`; `ASSUMED_NOISE` when it was measured once), both readings
+are named (`readings`) with what each would mean, and the recommendation, which rests
+on measured throughput, not on the label, stands either way.
+
 When the data cannot carry a verdict (no usable trial, too few records, too short a
 window, CPU not measured) the answer is "unknown" with the reason, never a guess.
 """
@@ -24,7 +30,7 @@ from dataclasses import dataclass
 from profiler import format as fmt
 from profiler.analysis.configs import Config, concurrency_key, group_configs
 from profiler.results import Classification, Results, Trial
-from profiler.stats import coefficient_of_variation
+from profiler.stats import coefficient_of_variation, single_spread
 
 CPU_BOUND_AT = 0.70  # cpu_fraction at or above: CPU-bound
 IO_BOUND_AT = 0.30  # cpu_fraction at or below: I/O-bound
@@ -40,6 +46,10 @@ SERIALIZED_SPEEDUP = 1.3  # no configuration at N ≥ 2 reaches this ...
 SERIALIZED_CPU_UTIL = 0.5  # ... and CPU stays under this many cores,
 SERIALIZED_CPU_GROWTH = 1.3  # ... or under this multiple of sequential's (CPU did not grow with N)
 SCALED_SPEEDUP = 1.3  # worth a sentence of scaling evidence
+
+# The noise of the CPU fraction: how far another run's reading may land.
+NOISE_FLOOR = 0.02  # CPU times tick at 10 ms per process: ±0.01-0.02 of a ~1 s window
+ASSUMED_NOISE = 0.05  # measured once: the run-to-run spread seen on a busy 2-core machine
 
 # Confidence from the distance of cpu_fraction to the nearest threshold.
 HIGH_DISTANCE = 0.10
@@ -60,7 +70,10 @@ def classify(results: Results) -> Classification:
     fractions = [_cpu_demand_s(t) / t.wall_s for t in trials]
     wall = sum(t.wall_s for t in trials)
     cpu_fraction = sum(_cpu_demand_s(t) for t in trials) / wall
-    label = _label(cpu_fraction)
+    spread = single_spread(fractions)
+    noise = max(spread, NOISE_FLOOR) if spread is not None else ASSUMED_NOISE
+    readings = _readings(cpu_fraction, noise)
+    label = readings[0] if len(readings) == 1 else "borderline"
     name = trials[0].label
 
     evidence = list(notes)
@@ -68,20 +81,33 @@ def classify(results: Results) -> Classification:
     queued = sum(t.runqueue_wait_s or 0.0 for t in trials) / wall
     parts = (f" ({cpu_fraction - queued:.2f} on CPU + {queued:.2f} runnable, waiting for a core "
              "on this busy machine)" if queued >= 0.05 else "")
+    if spread is None:
+        why_noise = "noise assumed: measured once"
+    elif spread >= NOISE_FLOOR:
+        why_noise = "two standard deviations of the repeats"
+    else:
+        why_noise = "the CPU clock's resolution; the repeats agree closer than that"
+    noise_phrase = f" ± {noise:.2f} ({why_noise})"
     evidence.append(
-        f"{name}{repeats}: {cpu_fraction:.2f} CPU s per wall s{parts} ({_threshold_phrase(label)})"
+        f"{name}{repeats}: {cpu_fraction:.2f}{noise_phrase} CPU s per wall s{parts} "
+        f"({_threshold_phrase(label)})"
     )
+    if label == "borderline":
+        evidence.append(_borderline_sentence(readings, cpu_fraction, noise,
+                                             results.environment.cpu_count))
 
     configs = group_configs(results)
     base_rps = statistics.fmean(t.throughput_rps for t in trials)
     refinements: list[str] = []
     if base_rps > 0:
-        refinements, scaling_evidence = _refine(results, configs, label, name, base_rps, trials[0])
+        refinements, scaling_evidence = _refine(results, configs, readings, name, base_rps, trials[0])
         evidence.extend(scaling_evidence)
 
     confidence, why = _confidence(label, cpu_fraction, trials, fractions, fallback=bool(notes))
     evidence.append(f"confidence {confidence}: {why}")
-    return Classification(label, cpu_fraction, confidence, refinements, evidence, basis[0])
+    return Classification(label, cpu_fraction, confidence, refinements, evidence, basis[0],
+                          readings=readings, cpu_fraction_noise=noise,
+                          noise="measured" if spread is not None else "assumed")
 
 
 def _cpu_demand_s(t: Trial) -> float:
@@ -115,8 +141,9 @@ def _choose_basis(results: Results) -> tuple[list[int] | None, list[str], str]:
 
     sequential = [(i, t) for i, t in ok if t.model == "sequential"]
     usable = [i for i, t in sequential if _unusable(t) is None]
+    clean = [i for i in usable if not results.trials[i].suspect]  # as configs.group_configs
     if usable:
-        return usable, [], ""
+        return clean or usable, [], ""
 
     if sequential:
         why_not = f"sequential trial unusable: {_unusable(sequential[0][1])}"
@@ -155,7 +182,43 @@ def _label(cpu_fraction: float) -> str:
     return "mixed"
 
 
+def _readings(cpu_fraction: float, noise: float) -> list[str]:
+    """Every label the CPU fraction may take within its noise, from I/O- to CPU-bound."""
+    low, high = cpu_fraction - noise, cpu_fraction + noise
+    out = [_label(low)]
+    if low <= IO_BOUND_AT and high >= CPU_BOUND_AT:
+        out.append("mixed")
+    if _label(high) not in out:
+        out.append(_label(high))
+    return out
+
+
+CONSEQUENCES = {
+    "io-bound": "the workers mostly wait, so threads or an event loop overlap the waits and N "
+                "can go far past the cores",
+    "mixed": "part of each record holds a core, so threads gain until that part fills one core "
+             "(about {one_core:.1f}× sequential) and processes go further, a core each",
+    "cpu-bound": "each record keeps a core busy, so only processes (or native code that releases "
+                 "the GIL) scale, up to the {cores} cores",
+}
+
+
+def _borderline_sentence(readings: list[str], cpu_fraction: float, noise: float,
+                         cores: int) -> str:
+    """Both readings and what each would mean; the recommendation does not depend on it."""
+    titles = [fmt.LABEL_TITLES.get(r, r) for r in readings]
+    thresholds = [t for t in (IO_BOUND_AT, CPU_BOUND_AT) if abs(cpu_fraction - t) <= noise]
+    parts = [f"read as {fmt.LABEL_TITLES.get(r, r)}, {CONSEQUENCES[r]}".format(
+        one_core=1 / max(cpu_fraction, 1e-9), cores=cores) for r in readings]
+    return (f"borderline between {' and '.join(titles)}: the CPU fraction is within its noise of "
+            f"the {' and '.join(f'{t:.2f}' for t in thresholds)} threshold"
+            f"{'s' if len(thresholds) > 1 else ''}; " + "; ".join(parts)
+            + ". The recommendation rests on measured throughput, so it holds either way")
+
+
 def _threshold_phrase(label: str) -> str:
+    if label == "borderline":
+        return f"thresholds: ≤ {IO_BOUND_AT:.2f} I/O-bound, ≥ {CPU_BOUND_AT:.2f} CPU-bound"
     if label == "cpu-bound":
         return f"threshold: ≥ {CPU_BOUND_AT:.2f} is CPU-bound"
     if label == "io-bound":
@@ -168,7 +231,7 @@ class _Scaling:
     """What the refinements compare against: the basis and every other configuration."""
 
     results: Results
-    label: str
+    readings: list[str]  # the label, or both readings of a borderline one
     base_name: str
     base_rps: float
     base_trial: Trial
@@ -178,11 +241,11 @@ class _Scaling:
         return c.throughput_rps / self.base_rps
 
 
-def _refine(results: Results, configs: list[Config], label: str, base_name: str,
+def _refine(results: Results, configs: list[Config], readings: list[str], base_name: str,
             base_rps: float, base_trial: Trial) -> tuple[list[str], list[str]]:
     """Refinements and the scaling sentences that support (or frame) them."""
     others = [c for c in configs if c.key != base_trial.key and c.model != "sequential"]
-    s = _Scaling(results, label, base_name, base_rps, base_trial, others)
+    s = _Scaling(results, readings, base_name, base_rps, base_trial, others)
     refinements: list[str] = []
     evidence = _gil_evidence(s, refinements)
     serialized = _serialized_evidence(s)
@@ -192,7 +255,7 @@ def _refine(results: Results, configs: list[Config], label: str, base_name: str,
         best = max(others, key=s.speedup)
         cpu = best.mean_of("cpu_util")
         if s.speedup(best) >= SCALED_SPEEDUP and cpu is not None:
-            still = "still " if label == "io-bound" else ""
+            still = "still " if readings == ["io-bound"] else ""
             evidence.append(f"{best.label} ran {fmt.times(s.speedup(best))} faster than {base_name} "
                             f"with CPU {still}at {fmt.cores(cpu)}")
     return refinements, evidence
@@ -200,7 +263,7 @@ def _refine(results: Results, configs: list[Config], label: str, base_name: str,
 
 def _gil_evidence(s: _Scaling, refinements: list[str]) -> list[str]:
     """Threads scaling like processes on CPU work: the hot code releases the GIL."""
-    if s.label not in ("cpu-bound", "mixed"):
+    if not {"cpu-bound", "mixed"} & set(s.readings):
         return []
     if not s.results.environment.gil_enabled:
         return ["free-threaded Python (GIL disabled): threads scaling on CPU work is expected "
@@ -239,7 +302,7 @@ def _serialized_evidence(s: _Scaling) -> str | None:
     CPU-bound work that does not scale is the GIL's doing (processes are the answer), not
     a shared resource's. An external dask cluster's CPU is not in our samples (the
     client's only), so it is no evidence either way."""
-    if s.label == "cpu-bound":
+    if "cpu-bound" in s.readings:
         return None
     wide = [c for c in s.others if concurrency_key(c.concurrency) >= SERIALIZED_MIN_N
             and not any(t.model_metrics.get("parent_sampled") == "client only" for t in c.trials)]
@@ -269,7 +332,10 @@ def _confidence(
     fallback: bool,
 ) -> tuple[str, str]:
     """A level and the reasons: threshold distance, repeats, spread, errors, basis."""
-    if label == "io-bound":
+    if label == "borderline":
+        nearest = min((IO_BOUND_AT, CPU_BOUND_AT), key=lambda t: abs(cpu_fraction - t))
+        distance = abs(cpu_fraction - nearest)
+    elif label == "io-bound":
         distance, nearest = IO_BOUND_AT - cpu_fraction, IO_BOUND_AT
     elif label == "cpu-bound":
         distance, nearest = cpu_fraction - CPU_BOUND_AT, CPU_BOUND_AT
@@ -278,6 +344,9 @@ def _confidence(
         nearest = IO_BOUND_AT if cpu_fraction - IO_BOUND_AT < CPU_BOUND_AT - cpu_fraction else CPU_BOUND_AT
     level = 2 if distance >= HIGH_DISTANCE else 1 if distance >= MEDIUM_DISTANCE else 0
     reasons = [f"{distance:.2f} from the {nearest:.2f} threshold"]
+    if label == "borderline":
+        level = 0
+        reasons.append("within the noise of the CPU fraction: another run may read either side")
 
     if len(trials) == 1 and distance < SINGLE_RUN_SAFE_DISTANCE:
         level -= 1

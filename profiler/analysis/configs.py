@@ -10,7 +10,8 @@ the constraints.
 Repeats are averaged for throughput and taken at their worst (the maximum) for resource
 ceilings, so a limit is judged on the worst repeat the user could hit. Only trials with
 status "ok" count: a crashed or timed-out trial has no throughput worth averaging (the
-caveats still name it).
+caveats still name it); and a trial the sweep found `suspect` (an impossible number,
+re-measured) counts only while its configuration has no clean one.
 """
 
 from __future__ import annotations
@@ -132,11 +133,15 @@ class Config(ModelAtN):
 
 
 def group_configs(results: Results) -> list[Config]:
-    """Ok trials grouped by model × concurrency, simplest model first, then by N."""
+    """Ok trials grouped by model × concurrency, simplest model first, then by N; suspect
+    trials only where nothing clean measured the configuration."""
     groups: dict[tuple[str, int], list[int]] = {}
     for i, t in enumerate(results.trials):
         if t.ok:
             groups.setdefault(t.key, []).append(i)
+    for key, idx in groups.items():
+        clean = [i for i in idx if not results.trials[i].suspect]
+        groups[key] = clean or idx
     configs = [Config(model, n, tuple(results.trials[i] for i in idx), tuple(idx))
                for (model, n), idx in groups.items()]
     kind = results.workload.handle_kind

@@ -5,44 +5,101 @@ total / throughput seconds. The interval comes from the repeats, because the spr
 between repeats is the only honest noise estimate we have: a 95 % t-interval on the
 mean throughput (`profiler.stats`, as every noise judgement). With one run there is no
 interval, and the row says "single run" instead of inventing one.
+
+Short trials cannot see what a long batch runs into (a database growing dead rows,
+checkpoints, a cache filling). Two things guard the prediction against it:
+- drift: throughput measured over time inside each trial (`Trial.drift`); when it moved
+  significantly (`stats.slope_interval` excludes 0) and by at least `DRIFT_MIN`, the
+  interval widens in its direction by as much again as it drifted within the trial;
+- validation (`--validate N`): the recommended configuration run once on N records after
+  the sweep. Its measured throughput replaces the short trials' for that row (the
+  correction is said in the note), and its own drift widens the interval the same way.
 """
 
 from __future__ import annotations
 
 import statistics
 
+from profiler import format as fmt
 from profiler.analysis.configs import Config, group_configs
 from profiler.errors import ConfigError
-from profiler.results import PredictionRow, Predictions, Results
-from profiler.stats import CONFIDENCE, mean_interval
+from profiler.results import PredictionRow, Predictions, Results, Trial, Validation
+from profiler.stats import CONFIDENCE, mean_interval, slope_interval
+
+DRIFT_MIN = 0.05  # a smaller change within a trial is not worth widening for
 
 
 def predict(results: Results, total_records: int) -> Predictions:
     """One row per configuration; `low_s` is the optimistic (fastest) end, `high_s` the
-    pessimistic one; both None with a single run, `high_s` None when the interval reaches
-    zero throughput."""
+    pessimistic one; both None with a single steady run, `high_s` None when the interval
+    reaches zero throughput."""
     if total_records <= 0:
         raise ConfigError(f"--total must be a positive number of records, got {total_records}")
     rec = results.recommendation
-    rows = [_row(c, total_records, rec is not None and rec.names(c.model, c.concurrency))
-            for c in group_configs(results)]
+    validation = results.validation
+    rows = []
+    for c in group_configs(results):
+        checked = (validation if validation is not None and validation.status == "ok"
+                   and validation.throughput_rps and (validation.model, validation.concurrency) == c.key
+                   else None)
+        rows.append(_row(c, total_records, rec is not None and rec.names(c.model, c.concurrency),
+                         checked))
     return Predictions(total_records, CONFIDENCE, rows)
 
 
-def _row(c: Config, total: int, recommended: bool) -> PredictionRow:
+def significant_drift(t: Trial) -> float | None:
+    """The trial's drift when real: at least DRIFT_MIN, and the slope of its middle slices'
+    throughput significantly different from 0 (first and last slices: start-up, drain)."""
+    if t.drift is None or abs(t.drift) < DRIFT_MIN or len(t.throughput_series_rps) < 5:
+        return None
+    interval = slope_interval(t.throughput_series_rps[1:-1])
+    if interval is None or interval[1] <= 0 <= interval[2]:
+        return None
+    return t.drift
+
+
+def config_drift(c: Config) -> float | None:
+    """The mean drift of the repeats when at least half of them drifted significantly."""
+    drifts = [d for t in c.trials if (d := significant_drift(t)) is not None]
+    if not drifts or 2 * len(drifts) < c.repeats:
+        return None
+    return statistics.fmean(drifts)
+
+
+def _row(c: Config, total: int, recommended: bool, validation: Validation | None) -> PredictionRow:
     xs = c.throughputs
     mean = statistics.fmean(xs)
     row = PredictionRow(c.model, c.concurrency, None, None, None, mean, len(xs), recommended)
     if mean <= 0:
         row.note = "no record completed without error: no prediction"
         return row
-    row.wall_s = total / mean
+    notes: list[str] = []
     interval = mean_interval(xs)
-    if interval is None:
-        row.note = "single run"
-        return row
-    low, high = interval
-    row.low_s = total / high
-    row.high_s = total / low if low > 0 else None
-    row.note = f"{CONFIDENCE:.0%} t-interval over {len(xs)} repeats"
+    low_rps, high_rps = interval if interval is not None else (mean, mean)
+    drift = config_drift(c)
+    rate = mean
+    if validation is not None and validation.throughput_rps:
+        scale = validation.throughput_rps / mean
+        rate, low_rps, high_rps = validation.throughput_rps, low_rps * scale, high_rps * scale
+        drift = validation.drift
+        row.validated = True
+        notes.append(f"corrected by --validate {fmt.count(validation.records)}: it ran at "
+                     f"{fmt.rate(validation.throughput_rps)} records/s, {fmt.signed_pct(scale - 1)} "
+                     "against the sweep's trials")
+    row.wall_s = total / rate
+    if interval is not None:
+        notes.append(f"{fmt.pct(CONFIDENCE)} t-interval over {len(xs)} repeats")
+    if drift is not None:
+        row.drift = drift
+        low_rps *= 1 + min(drift, 0.0)  # the slow end: it keeps falling as much again
+        high_rps *= 1 + max(drift, 0.0)  # the fast end: it keeps rising
+        notes.append(f"throughput {'fell' if drift < 0 else 'rose'} {fmt.pct(abs(drift))} within "
+                     f"{'the validation run' if row.validated else 'each trial'}: the interval "
+                     "allows as much again over the batch")
+    if interval is None and drift is None:
+        notes.append("single run")
+    else:
+        row.low_s = total / high_rps
+        row.high_s = total / low_rps if low_rps > 0 else None
+    row.note = "; ".join(notes)
     return row

@@ -5,14 +5,19 @@ The rule, in the order a reader can check it:
    whose records failed less than 1 % of the time, and that stay within the constraints
    (connections, peak RSS, loop-lag p99, CPU cap; each judged on the worst repeat).
 2. Among those, the highest mean throughput is the best.
-3. A simpler model within the noise margin (10 %) of the best wins: the difference is
-   within what repeats of one configuration vary by, and the simpler code is cheaper to
-   own (sequential < threads < processes < asyncio-threads < asyncio < uvloop). Within
-   the chosen model a lower N within 5 % wins too: fewer workers, connections and memory.
-4. When nothing beats sequential by more than the margin, keep it sequential.
+3. A simpler model that ties with the best wins: the simpler code is cheaper to own. What
+   a tie is lives in `ties.py`: within the practical margin (5 %), or not significantly
+   different by the measured noise (Welch interval of the ratio, within 10 %), or within
+   an assumed 10 % when a side ran once; the rationale says which. "Simpler" depends on
+   the handler's form: for a sync handler sequential < threads < processes <
+   asyncio-threads < asyncio < uvloop; for an `async def` handler the event-loop models
+   come first (threads and processes need a loop of their own in every worker). Within
+   the chosen model a lower N within 5 % wins too: fewer workers, connections, memory.
+4. When sequential ties with the best, keep it sequential.
 
-Warnings (connection growth, loop lag, CPU saturation, errors, memory growth, noise,
-crashed trials) come from caveats.py and never change the choice.
+Warnings (connection growth, capped pools, loop lag, CPU saturation, errors, memory
+growth, noise, impossible numbers, crashed trials) come from caveats.py and never change
+the choice.
 """
 
 from __future__ import annotations
@@ -29,7 +34,8 @@ from profiler.analysis.configs import (
     violations,
 )
 from profiler.analysis.queue import queue_versus_local
-from profiler.models import simplicity_order, simplicity_rank
+from profiler.analysis.ties import ASSUMED_NOISE, MAX_TIE, Tie, judge, simplest_close
+from profiler.models import simplicity_order
 from profiler.results import Constraints, Exclusion, Recommendation, Results
 
 LOWER_N_MARGIN = 0.05  # within a model, a lower N this close to its best wins
@@ -46,7 +52,7 @@ def recommend(results: Results, constraints: Constraints = Constraints()) -> Rec
             "no configuration completed: every trial crashed, timed out or failed (see warnings)",
             notes=notes,
         )
-    eligible, excluded, exclusion_sentences = _eligible(configs, constraints)
+    eligible, excluded, exclusion_sentences = qualifying(configs, constraints)
     if not eligible:
         return _no_choice(
             constraints, excluded, run_warnings(results, configs, constraints),
@@ -60,11 +66,16 @@ def recommend(results: Results, constraints: Constraints = Constraints()) -> Rec
     seq_rps = sequential.throughput_rps if sequential and sequential.throughput_rps > 0 else None
     best = eligible[0]
     seq_ok = sequential is not None and sequential in eligible and seq_rps is not None
-    if seq_ok and best.throughput_rps <= seq_rps * (1 + margin):
-        choice, why = sequential, _keep_sequential_reason(best, sequential, margin)
+    seq_tie = judge(sequential, best, margin) if seq_ok and sequential is not best else None
+    decisive: Tie | None
+    if seq_ok and (sequential is best or (seq_tie is not None and seq_tie.tie)):
+        assert sequential is not None
+        choice, why, decisive = sequential, _keep_sequential_reason(best, sequential, seq_tie), seq_tie
     else:
-        choice, why = _prefer_simpler(eligible, best, margin, kind)
-    assert choice is not None
+        choice, why, tie = _prefer_simpler(eligible, best, margin, kind)
+        decisive = tie or seq_tie
+        if seq_tie is not None:
+            why.append(f"concurrency pays: {seq_tie.reason()}")
     speedup = choice.throughput_rps / seq_rps if seq_rps else None
 
     rationale = why + _others(eligible, choice) + cluster_versus_local(eligible)
@@ -76,23 +87,31 @@ def recommend(results: Results, constraints: Constraints = Constraints()) -> Rec
             f"({fmt.pct(choice.error_rate)}), under the {fmt.pct(ERROR_ALLOWANCE)} allowance"
         )
     order = [m for m in simplicity_order(kind) if m in {c.model for c in configs}]
+    if kind == "async":
+        rationale.append(
+            "the handler is `async def`: asyncio and uvloop run it as written, while threads and "
+            "processes need an event loop of their own in every worker, so for this handler the "
+            "event-loop models count as simpler than threads and processes")
     rationale.append(
-        f"ties within {fmt.pct(margin)} go to the simpler model ({' < '.join(order)}); "
-        f"within a model, to the lower concurrency within {fmt.pct(LOWER_N_MARGIN)}, which saves "
-        "workers, connections and memory"
+        f"ties go to the simpler model ({' < '.join(order)}): within {fmt.pct(margin)} always; "
+        f"within {fmt.pct(MAX_TIE)} when the measured noise cannot tell the two apart; within "
+        f"{fmt.pct(ASSUMED_NOISE)} when a side ran once (noise assumed); within a model, the lower "
+        f"concurrency within {fmt.pct(LOWER_N_MARGIN)} wins, which saves workers, connections "
+        "and memory"
     )
     warnings = choice_warnings(results, configs, choice) + run_warnings(
         results, configs, constraints, choice)
     return Recommendation(
         model=choice.model, concurrency=choice.concurrency, throughput_rps=choice.throughput_rps,
         speedup=speedup, keep_sequential=choice.model == "sequential",
-        sentence=_sentence(choice, best, sequential if seq_rps else None, margin),
+        sentence=_sentence(choice, best, sequential if seq_rps else None, seq_tie),
         rationale=rationale, warnings=warnings, constraints=constraints, excluded=excluded,
-        notes=notes)
+        notes=notes, noise=decisive.noise if decisive is not None else "")
 
 
-def _eligible(configs: list[Config], k: Constraints) -> tuple[list[Config], list[Exclusion], list[str]]:
-    """Configurations within the limits, fastest first; the excluded ones and why."""
+def qualifying(configs: list[Config], k: Constraints) -> tuple[list[Config], list[Exclusion], list[str]]:
+    """Configurations the recommendation may choose from, fastest first; the excluded ones
+    and why (the sweep asks the same, to know which comparisons to repeat)."""
     excluded: list[Exclusion] = []
     by_rule: dict[str, list[str]] = {}
     eligible: list[Config] = []
@@ -126,44 +145,36 @@ def _no_choice(constraints: Constraints, excluded: list[Exclusion], warnings: li
                           constraints, excluded, notes or [])
 
 
-def _keep_sequential_reason(best: Config, sequential: Config, margin: float) -> list[str]:
-    if best is sequential:
+def _keep_sequential_reason(best: Config, sequential: Config, tie: Tie | None) -> list[str]:
+    if tie is None:
         return [f"sequential ran {fmt.rate(sequential.throughput_rps)} records/s and no other "
                 "configuration within the constraints was faster"]
-    return [
-        f"the fastest configuration, {best.label}, ran {fmt.rate(best.throughput_rps)} records/s, "
-        f"{fmt.times(best.throughput_rps / sequential.throughput_rps)} sequential's "
-        f"{fmt.rate(sequential.throughput_rps)}: within the {fmt.pct(margin)} noise margin, so "
-        "concurrency is not worth its complexity"
-    ]
+    return [f"keep it sequential: {tie.reason()}; concurrency is not worth its complexity"]
 
 
 def _prefer_simpler(eligible: list[Config], best: Config, margin: float,
-                    kind: str) -> tuple[Config, list[str]]:
-    """The simplest model within the margin of the best, then its lowest N within 5 %."""
-    floor = best.throughput_rps * (1 - margin)
-    close = [c for c in eligible if c.throughput_rps >= floor]
-    model = min(close, key=lambda c: simplicity_rank(c.model, kind)).model
-    model_best = max((c for c in close if c.model == model), key=lambda c: c.throughput_rps)
-    lower_floor = max(model_best.throughput_rps * (1 - LOWER_N_MARGIN), floor)
-    choice = min((c for c in close if c.model == model and c.throughput_rps >= lower_floor),
+                    kind: str) -> tuple[Config, list[str], Tie | None]:
+    """The best of the simplest model that ties with the best, then its lowest N within 5 %;
+    with the tie that made the simpler model win (None when the best won outright)."""
+    model_best, tie = simplest_close(eligible, best, margin, kind)
+    lower_floor = model_best.throughput_rps * (1 - LOWER_N_MARGIN)
+    choice = min((c for c in eligible if c.model == model_best.model and c.throughput_rps >= lower_floor
+                  and (c is model_best or judge(c, best, margin).tie)),
                  key=lambda c: concurrency_key(c.concurrency))
 
     why: list[str] = []
-    if model_best is best:
+    if tie is None:
         repeats = f" over {best.repeats} repeats" if best.repeats > 1 else ""
         why.append(f"{best.label} had the highest mean throughput of the {len(eligible)} "
                    f"configurations within the constraints: {fmt.rate(best.throughput_rps)} records/s{repeats}")
     else:
-        slower = 1 - model_best.throughput_rps / best.throughput_rps
-        why.append(f"{best.label} was fastest ({fmt.rate(best.throughput_rps)} records/s), but "
-                   f"{model_best.label} is within {fmt.pct(margin)} ({fmt.rate(model_best.throughput_rps)} "
-                   f"records/s, {fmt.pct(slower)} slower) and {model} is the simpler model")
+        why.append(f"{best.label} was fastest, but {model_best.label} ties with it and "
+                   f"{model_best.model} is the simpler model: {tie.reason()}")
     if choice is not model_best:
         why.append(f"{choice.label} is within {fmt.pct(LOWER_N_MARGIN)} of {model_best.label} "
                    f"({fmt.rate(choice.throughput_rps)} vs {fmt.rate(model_best.throughput_rps)} records/s) "
                    "with fewer workers, which saves resources")
-    return choice, why
+    return choice, why, tie
 
 
 def _others(eligible: list[Config], choice: Config, limit: int = 4) -> list[str]:
@@ -175,12 +186,15 @@ def _others(eligible: list[Config], choice: Config, limit: int = 4) -> list[str]
     return [f"other configurations within the constraints: {shown}{more} records/s"]
 
 
-def _sentence(choice: Config, best: Config, sequential: Config | None, margin: float) -> str:
+def _sentence(choice: Config, best: Config, sequential: Config | None, tie: Tie | None) -> str:
     if choice.model == "sequential":
-        if best is choice:
+        if best is choice or tie is None:
             return (f"keep it sequential — nothing within the constraints was faster "
                     f"({fmt.rate(choice.throughput_rps)} records/s)")
-        return (f"keep it sequential — nothing beat it by more than {fmt.pct(margin)} (best: "
+        how = {"practical": f"by more than {fmt.pct(tie.margin)}",
+               "measured": "by more than the measured noise",
+               "assumed": f"by more than {fmt.pct(ASSUMED_NOISE)} (noise assumed: measured once)"}
+        return (f"keep it sequential — nothing beat it {how[tie.basis]} (best: "
                 f"{best.label}, {fmt.times(best.throughput_rps / choice.throughput_rps)}, "
                 f"{fmt.rate(best.throughput_rps)} vs {fmt.rate(choice.throughput_rps)} records/s)")
     if sequential is None:

@@ -114,6 +114,7 @@ class Recorder:
     rate: int = 100
     native: bool = False
     subprocesses: bool = True
+    nice: int = 0  # > 0: run py-spy at this niceness (every core busy: it yields to the workload)
     proc: subprocess.Popen[str] | None = None
     error: str = ""
     attached_at: float | None = None
@@ -129,7 +130,9 @@ class Recorder:
             extra = [f for f in extra if f != "--nonblocking"] + ["--native"]
         if self.subprocesses:
             extra.append("--subprocesses")
-        return [self.pyspy, "record", "--pid", str(pid), "--threads", "--full-filenames",
+        nice = shutil.which("nice") if self.nice > 0 else None
+        prefix = [nice, "-n", str(self.nice)] if nice else []
+        return [*prefix, self.pyspy, "record", "--pid", str(pid), "--threads", "--full-filenames",
                 "--rate", str(self.rate), "--format", "raw", "-o", str(self.output), *extra]
 
     def launch(self, pid: int) -> None:

@@ -28,6 +28,7 @@ from typing import Any
 
 import psutil
 
+from profiler.measure.drift import drift, throughput_series
 from profiler.measure.looplag import LoopLagMonitor
 from profiler.measure.netstat import TcpCounter
 from profiler.measure.trial import TrialSpec
@@ -44,6 +45,7 @@ class _ChildHooks:
         self.conn = conn
         self.options = options or {}
         self.wall_s: float | None = None
+        self.window_start: float | None = None
         self.monitor: LoopLagMonitor | None = None
         self.model_metrics: dict[str, Any] = {}  # filled by models that measure more (dask)
 
@@ -53,7 +55,7 @@ class _ChildHooks:
         if self.conn.recv() != "go":
             raise RuntimeError("parent did not start the window")
         with yappi_window_from_env():  # attribution's yappi pass only (CONCUR_YAPPI_OUT)
-            start = time.perf_counter()
+            start = self.window_start = time.perf_counter()
             yield
             self.wall_s = time.perf_counter() - start
         self.conn.send(("done", self.wall_s))
@@ -155,6 +157,10 @@ def _child_summary(n_records: int, tally: Tally, hooks: _ChildHooks) -> dict[str
         "latency_p50_ms": percentile(lat, 50) * 1000 if lat else None,
         "latency_p99_ms": percentile(lat, 99) * 1000 if lat else None,
     }
+    if hooks.window_start is not None and hooks.wall_s:
+        series = throughput_series(tally.done_at, hooks.window_start, hooks.wall_s)
+        out["throughput_series_rps"] = series
+        out["drift"] = drift(series, n_records)
     if hooks.monitor is not None:
         out.update(hooks.monitor.summary())
     if hooks.model_metrics:

@@ -318,5 +318,8 @@ def _build(spec: TrialSpec, status: str, detail: str, result: dict[str, Any] | N
         samples_taken=len(s.samples.get("t_s", [])),
         model_options=model.public_options(dict(spec.options)),
         model_metrics=r.get("model_metrics", {}),
+        throughput_series_rps=r.get("throughput_series_rps") or [],
+        drift=r.get("drift"),
+        sampler_cpu_s=s.sampler_cpu_s if summary is not None else None,
     )
     return TrialOutcome(trial, s.samples)

@@ -9,7 +9,7 @@ from profiler.models.loops import LoopModel
 
 class AsyncioModel(LoopModel):
     name = "asyncio"
-    simplicity = (4, 4)
+    simplicity = (4, 1)  # an async handler's native home: first after sequential
 
     def default_grid(self, cpu_count: int) -> list[int]:
         return [16, 0]  # 0: the naive rewrite, every record gathered at once

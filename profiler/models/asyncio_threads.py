@@ -21,7 +21,7 @@ from profiler.workload import WorkerInfo, Workload
 
 class AsyncioThreadsModel(Model):
     name = "asyncio-threads"
-    simplicity = (3, 3)
+    simplicity = (3, 5)  # runs sync handlers only; last for async ones
     has_loop = True
     same_as_sequential_at_one = True
 

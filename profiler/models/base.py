@@ -53,7 +53,10 @@ class Model:
     """Base of every model: the facts (class attributes) and their defaults.
 
     `simplicity` ranks (sync handle, async handle): lower is simpler to write, debug and
-    own; the recommendation prefers the simpler model when two are within the noise."""
+    own; the recommendation prefers the simpler model when two tie. The handler's form
+    decides: an `async def` handler runs as written on an event loop, while threads and
+    processes must wrap it in a loop of their own per worker, so for async handlers the
+    loop models rank first after sequential; for sync ones threads do."""
 
     name: str = ""
     simplicity: tuple[float, float] = (0, 0)

@@ -39,7 +39,7 @@ def describe_exit(code: int | None) -> str:
 
 class ProcessesModel(Model):
     name = "processes"
-    simplicity = (2, 2)
+    simplicity = (2, 4)  # an async handler needs a loop per process
     same_as_sequential_at_one = True
     handlers_in_other_processes = True
 

@@ -20,7 +20,7 @@ MAX_THREADS = 256
 
 class ThreadsModel(Model):
     name = "threads"
-    simplicity = (1, 1)
+    simplicity = (1, 3)  # an async handler needs a loop per thread: after the loop models
     same_as_sequential_at_one = True
 
     def max_concurrency(self, cpu_count: int) -> int:

@@ -10,7 +10,7 @@ from profiler.workload import Workload
 
 class UvloopModel(LoopModel):
     name = "uvloop"
-    simplicity = (5, 5)
+    simplicity = (5, 2)  # asyncio plus a dependency
 
     def can_run(self, workload: Workload, sample: list[Any]) -> str | None:
         try:

@@ -37,12 +37,17 @@ class Tally:
     messages: dict[str, list[str]] = field(default_factory=dict)
     timed_errors: int = 0  # errors that also have a latency (the rest never ran: a task died)
     teardown_errors: list[str] = field(default_factory=list)  # "Type: message", distinct
+    # When each record finished (time.perf_counter(), shared by the trial's processes):
+    # throughput over the window, to see drift (profiler.measure.drift).
+    done_at: list[float] = field(default_factory=list)
 
     def ok(self, seconds: float) -> None:
         self.latencies_s.append(seconds)
+        self.done_at.append(time.perf_counter())
 
     def error(self, exc: BaseException, seconds: float) -> None:
         self.latencies_s.append(seconds)
+        self.done_at.append(time.perf_counter())
         self.timed_errors += 1
         self._count(type(exc).__name__, 1, str(exc))
 
@@ -70,6 +75,7 @@ class Tally:
 
     def merge(self, other: Tally) -> None:
         self.latencies_s.extend(other.latencies_s)
+        self.done_at.extend(other.done_at)
         self.errors.update(other.errors)
         self.timed_errors += other.timed_errors
         for kind, msgs in other.messages.items():
@@ -80,15 +86,17 @@ class Tally:
                 self.teardown_errors.append(text)
 
     def to_wire(self) -> tuple[Any, ...]:
-        return self.latencies_s, dict(self.errors), self.messages, self.timed_errors, self.teardown_errors
+        return (self.latencies_s, dict(self.errors), self.messages, self.timed_errors,
+                self.teardown_errors, self.done_at)
 
     @classmethod
     def from_wire(cls, wire: tuple[Any, ...]) -> Tally:
         lat, errs, msgs, *rest = wire  # a 3-item wire: errors timed as far as latencies go
         timed = rest[0] if rest else min(sum(errs.values()), len(lat))
         teardown = rest[1] if len(rest) > 1 else []
+        done = rest[2] if len(rest) > 2 else []
         return cls(list(lat), Counter(errs), {k: list(v) for k, v in msgs.items()}, timed,
-                   list(teardown))
+                   list(teardown), list(done))
 
 
 def _call_shape(fn: Callable[..., Any]) -> bool:

@@ -189,11 +189,14 @@ def verdict_lines(results: Results) -> list[str]:
     """
     classification: Classification = results.classification or classify(results)
     recommendation: Recommendation = results.recommendation or recommend(results)
-    title = fmt.verdict_title(classification.label, classification.refinements)
+    title = fmt.verdict_title(classification.label, classification.refinements,
+                              classification.readings)
     lines = [f"{title}: {recommendation.sentence}"]
     prediction = _recommended_prediction(results)
     if prediction:
         lines.append(prediction)
+    if results.validation is not None:
+        lines.append(f"validated: {results.validation.note}")
     lines += classification.evidence
     lines += [f"warning: {text}" for text in dict.fromkeys(recommendation.warnings)]
     lines += [f"note: {text}" for text in dict.fromkeys(recommendation.notes)]

@@ -124,7 +124,9 @@ def build_verdict(results: Results) -> Verdict:
         detail = ", ".join(x for x in (
             f"CPU fraction {fmt.sig(cls.cpu_fraction, 2)}" if cls.cpu_fraction is not None else "",
             f"{cls.confidence} confidence" if cls.confidence else "") if x)
-        figures.append(KeyFigure("Work", cls.label + (f" ({refinements})" if refinements else ""), detail))
+        between = (f" (between {' and '.join(cls.readings)})"
+                   if cls.label == "borderline" and len(cls.readings) > 1 else "")
+        figures.append(KeyFigure("Work", cls.label + between + (f" ({refinements})" if refinements else ""), detail))
     if rec:
         value = "keep it sequential" if rec.keep_sequential else fmt.config(rec.model, rec.concurrency)
         figures.append(KeyFigure("Recommended", value))

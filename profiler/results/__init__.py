@@ -22,6 +22,7 @@ from profiler.results.sections import (
     StorySide,
     SweepEvent,
     TopFunction,
+    Validation,
     YappiRow,
 )
 from profiler.results.trial import (
@@ -37,5 +38,6 @@ __all__ = [
     "READABLE_VERSIONS", "SCHEMA_VERSION", "TOOL_NAME", "TRIAL_COLUMNS", "TRIAL_STATUSES",
     "Attribution", "Classification", "Constraints", "Decomposition", "Environment", "Exclusion",
     "PredictionRow", "Predictions", "Recommendation", "Results", "ScalingFit", "ScalingPoint",
-    "Skipped", "Story", "StorySide", "SweepEvent", "TopFunction", "Trial", "WorkloadInfo", "YappiRow", "load_results",
+    "Skipped", "Story", "StorySide", "SweepEvent", "TopFunction", "Trial", "Validation",
+    "WorkloadInfo", "YappiRow", "load_results",
 ]

@@ -25,6 +25,7 @@ from profiler.results.sections import (
     ScalingFit,
     Story,
     SweepEvent,
+    Validation,
 )
 from profiler.results.trial import TRIAL_COLUMNS, Environment, Skipped, Trial, WorkloadInfo
 
@@ -56,6 +57,7 @@ class Results:
     finished_at: str = ""
     interrupted: bool = False
     tool_version: str = ""
+    validation: Validation | None = None  # --validate N: a long run of the recommendation
 
     def to_dict(self) -> dict[str, Any]:
         data = to_data(self)

@@ -16,12 +16,17 @@ from profiler.errors import ConfigError
 class Classification:
     """What kind of work this is, from the CPU share of one worker, refined by scaling."""
 
-    label: str  # "cpu-bound", "io-bound", "mixed" or "unknown"
+    label: str  # "cpu-bound", "io-bound", "mixed", "borderline" or "unknown"
     cpu_fraction: float | None = None
     confidence: str = "low"  # "low", "medium", "high"
     refinements: list[str] = field(default_factory=list)  # "releases-GIL", "serialized"
     evidence: list[str] = field(default_factory=list)
     basis_trial: int | None = None  # index into trials of the first trial classified from
+    # The labels the CPU fraction may take within its noise: [label] when clear, both (or
+    # all three) readings when "borderline".
+    readings: list[str] = field(default_factory=list)
+    cpu_fraction_noise: float | None = None  # ± how far another run's fraction may land
+    noise: str = ""  # "measured" (repeats) or "assumed" (measured once)
 
 
 @dataclass
@@ -58,7 +63,9 @@ class Constraints:
     max_rss_bytes: int | None = None
     max_loop_lag_p99_ms: float | None = 100.0
     max_cpu_util: float | None = None  # in cores
-    noise_margin: float = 0.10  # differences smaller than this are treated as ties
+    # Practical equivalence: a simpler model this close to the best wins even when the
+    # difference is real (analysis/ties.py); the measured noise decides beyond it.
+    noise_margin: float = 0.05
 
     def __post_init__(self) -> None:
         if not 0 <= self.noise_margin < 1:
@@ -95,6 +102,9 @@ class Recommendation:
     # The tool's own choices (a model skipped because it cannot run this handler, ...):
     # worth knowing, but not a reason to distrust the recommendation, unlike `warnings`.
     notes: list[str] = field(default_factory=list)
+    # How the deciding tie question (sequential vs the best, or a simpler model vs the best)
+    # was judged: "measured" (repeats on both sides), "assumed" (a side ran once), "" (none).
+    noise: str = ""
 
     def names(self, model: str, concurrency: int) -> bool:
         return self.model == model and self.concurrency == concurrency
@@ -112,6 +122,27 @@ class PredictionRow:
     throughput_rps: float
     repeats: int
     recommended: bool = False
+    note: str = ""
+    drift: float | None = None  # throughput change within a trial, when significant (-0.12: fell 12 %)
+    validated: bool = False  # corrected by the --validate run of this configuration
+
+
+@dataclass
+class Validation:
+    """`--validate N`: the recommended configuration run once on N records after the sweep,
+    against what the sweep's short trials predicted for N records."""
+
+    model: str
+    concurrency: int
+    records: int
+    status: str  # the trial's status: "ok", "crashed", "timeout", "failed"
+    sweep_rps: float  # the configuration's mean over the sweep's trials
+    predicted_s: float  # records / sweep_rps
+    measured_s: float | None = None
+    throughput_rps: float | None = None
+    correction: float | None = None  # measured ÷ sweep throughput (0.71: the long run went 29 % slower)
+    drift: float | None = None  # within the validation run, when significant
+    errors: int = 0
     note: str = ""
 
 

@@ -74,6 +74,17 @@ class Trial(ModelAtN):
     model_options: dict[str, Any] = field(default_factory=dict)  # e.g. dask scheduler, chunk
     model_metrics: dict[str, Any] = field(default_factory=dict)  # e.g. dask task overhead
     samples_taken: int = 0
+    # Why this trial's numbers looked impossible (speedup above N × 1.15, CPU above the
+    # cores, a window under 0.3 s), set when the sweep re-measured it; "" = nothing seen.
+    # A configuration leaves a suspect trial out when it has a clean one.
+    suspect: str = ""
+    # Throughput in each tenth of the window, and its drift: the relative change from
+    # start to end (-0.12 = ended 12 % slower; None when too few records to read it).
+    throughput_series_rps: list[float] = field(default_factory=list)
+    drift: float | None = None
+    # CPU seconds the outside sampler's own thread spent on this window (in concur's
+    # process, not the tree's): what measuring cost, to keep its overhead honest.
+    sampler_cpu_s: float | None = None
 
     @property
     def ok(self) -> bool:

@@ -35,6 +35,7 @@ class RunOptions:
     # Enter the workload's run-scoped service (Workload.service) around the run; False when
     # the caller (the gate) already entered it for both of its sides.
     start_services: bool = True
+    validate_records: int | None = None  # --validate N: the recommendation run on N records after the sweep
 
     def validate(self) -> None:
         if self.records is not None and self.records < 1:
@@ -47,6 +48,8 @@ class RunOptions:
             raise ConfigError(f"--total must be ≥ 1, not {self.total}")
         if self.attribution:  # before the sweep, not after a minute of it
             require("attribution", "--attribution")
+        if self.validate_records is not None and self.validate_records < 1:
+            raise ConfigError(f"--validate must be ≥ 1 records, not {self.validate_records}")
 
     @property
     def model_settings(self) -> dict[str, Any]:

@@ -2,128 +2,61 @@
 
 1. Calibrate the per-record cost on a few records (sequential), then measure sequential.
 2. Measure the naive rewrite (unbounded, every record in flight) once, if a model takes it.
-3. Climb N per model (2, 4, 8, …, up to the model's cap) round-robin, so every model
-   gets its first points before any model gets its tenth: a short budget still sees
-   every model. A climb stops when the gain is < 5 %, throughput falls, errors appear,
-   a trial crashes or a constraint breaks (`Stop` says which).
-4. Repeat the leading configurations so the verdict knows the noise.
-Each trial is sized to about `target_s` seconds at its expected throughput, and no trial
-starts that would not finish inside the budget. Every decision goes to `sweep_log`.
-
-The climbing rules (`Climb`) are pure and tested with hand-made trials; `Sweep` runs.
+3. Climb N per model (`profiler.run.climb`): every model's first step, then the budget
+   goes where the answer is: the most promising climb steps next, climbs that cannot
+   beat the leader end, a climb that tracks the leader jumps to its best N.
+4. Settle: a second measurement of sequential and of the leader (the label and "keep it
+   sequential" rest on them), then the comparisons the recommendation turns on
+   (`analysis.ties.decisive_pairs`) are repeated until their intervals separate (or
+   agree within the practical margin) or the budget ends, then the leaders' repeats.
+Every trial is sized to about `target_s` seconds at its expected throughput (or takes
+`--records` as given), no trial starts that would not finish inside the budget, and a
+trial with an impossible number (`analysis.sanity`) is re-measured with a longer window
+before it counts. Every decision goes to `sweep_log`.
 """
 
 from __future__ import annotations
 
-import enum
-import math
 import os
-from dataclasses import dataclass, field
 
-from profiler.analysis.configs import ERRORS_RULE, Config, group_configs, ranked, violations
+from profiler import format as fmt
+from profiler.analysis.configs import Config, find_config, group_configs, ranked
+from profiler.analysis.recommend import qualifying
+from profiler.analysis.sanity import MIN_WINDOW_S, Reason, trial_reasons
+from profiler.analysis.ties import Tie, decisive_pairs
 from profiler.measure.session import Session
-from profiler.models import default_models, get_model
-from profiler.results import Constraints, Trial
+from profiler.models import default_models, get_model, simplicity_rank
+from profiler.results import Results, Trial
+from profiler.run.climb import (
+    MIN_GAIN,
+    Climb,
+    Stop,
+    ceiling,
+    next_climb,
+    records_for,
+)
 from profiler.run.options import RunOptions
 from profiler.run.prepare import Prepared
 
-MIN_GAIN = 0.05
+__all__ = ["MIN_GAIN", "Climb", "Stop", "Sweep", "records_for"]
+
 CALIBRATION_RECORDS = 3
-MIN_RECORDS = 20
-MAX_RECORDS = 200_000
 TRIAL_OVERHEAD_GUESS_S = 0.6  # process start + imports + setup, until one is measured
-REPEAT_SHARE = 0.15  # of the budget, kept from the climbs for repeating the leaders
+REPEAT_SHARE = 0.15  # of the budget, kept from the climbs for settling and repeats
 LEADERS = 3
 UNBOUNDED_SCALE = 4  # the unbounded trial's batch: ~1 s at 4x sequential throughput
 UNBOUNDED_TIME_SHARE = 0.25  # of the budget, at most, for the unbounded trial
-FIRST_STEP_SHARE = 0.25  # a model's first trial is sized to this share of target_s: its speed is a guess
-NO_LIMITS = Constraints(max_loop_lag_p99_ms=None)
+FIRST_STEP_SHARE = 0.5  # a model's first trial is sized to this share of target_s (its speed is a guess) ...
+FIRST_STEP_MIN_S = MIN_WINDOW_S + 0.1  # ... but never under this: short windows read low
+MAX_SETTLE_REPEATS = 6  # a side of an undecided comparison is repeated at most this often
+REMEASURE_MIN_S = 1.0  # a suspect trial's re-measurement runs at least this long
 
 
-class Stop(enum.Enum):
-    """Why a climb ended."""
-
-    FAILED = "a trial did not finish"
-    ERRORS = "errors appeared"
-    CONSTRAINT = "a constraint broke"
-    FELL = "throughput fell"
-    NO_GAIN = "the gain stopped"
-    CAP = "the model's cap"
-    BUDGET = "not reached within the budget"
-
-
-@dataclass
-class Climb:
-    """One model's climb up the concurrency ladder (pure: decisions from observed trials)."""
-
-    model: str
-    cap: int
-    constraints: Constraints = NO_LIMITS
-    n: int = 2
-    best_rps: float = 0.0
-    best_n: int | None = None
-    stop: Stop | None = None  # why the climb ended (None: still climbing)
-    stopped: str = ""  # the same, in a sentence with its numbers
-    patience: int = 1  # non-gaining steps tolerated before stopping: one noisy point must not end a climb
-    points: list[tuple[int, float]] = field(default_factory=list)
-
-    def end(self, why: Stop, message: str) -> str:
-        self.stop, self.stopped = why, message
-        return message
-
-    def observe(self, trial: Trial, baseline_rps: float) -> str:
-        """Take the trial at `self.n`; return the log message; set `stop` when done."""
-        n = self.n
-        if not trial.ok:
-            return self.end(Stop.FAILED, f"{trial.status} at N={n} ({trial.status_detail})")
-        rps = trial.throughput_rps
-        self.points.append((n, rps))
-        reference = max(self.best_rps, baseline_rps if self.best_n is None else 0.0)
-        gain = rps / reference - 1 if reference > 0 else math.inf
-        broken = violations(Config.of(trial), self.constraints)
-        if broken:
-            errors = broken[0].rule == ERRORS_RULE
-            return self.end(Stop.ERRORS if errors else Stop.CONSTRAINT,
-                            f"{'errors appeared' if errors else 'constraint broken'} at N={n}: "
-                            + "; ".join(map(str, broken)))
-        if rps > self.best_rps:
-            self.best_rps, self.best_n = rps, n
-        if gain < MIN_GAIN and self.patience > 0 and n < self.cap:
-            self.patience -= 1
-            self.n = min(n * 2, self.cap)
-            return (f"N={n}: {rps:,.1f} records/s ({gain:+.1%} vs {reference:,.1f}, under the "
-                    f"{MIN_GAIN:.0%} gain threshold); trying N={self.n} once more before stopping")
-        if gain < -MIN_GAIN:
-            return self.end(Stop.FELL, f"throughput fell at N={n} ({rps:,.1f} vs best "
-                            f"{reference:,.1f} records/s)")
-        if gain < MIN_GAIN:
-            return self.end(Stop.NO_GAIN, f"gain stopped at N={n} ({gain:+.1%} vs "
-                            f"{reference:,.1f} records/s, threshold {MIN_GAIN:.0%})")
-        if n >= self.cap:
-            return self.end(Stop.CAP, f"reached the cap N={self.cap} while still gaining ({gain:+.1%})")
-        self.n = min(n * 2, self.cap)
-        return f"N={n}: {rps:,.1f} records/s ({gain:+.1%}); next N={self.n}"
-
-    def predicted_rps(self, baseline_rps: float) -> float:
-        """Optimistic throughput at the next N: linear from the best point so far."""
-        if self.best_n is None:
-            return baseline_rps * self.n
-        return self.best_rps * self.n / self.best_n
-
-
-def records_for(target_s: float, rps: float, n: int, available: int | None) -> int:
-    """Records for a trial of about target_s seconds at rps; enough to keep N workers busy."""
-    want = int(target_s * rps) if rps > 0 else MIN_RECORDS
-    count = max(want, MIN_RECORDS, 4 * max(n, 1))
-    count = min(count, MAX_RECORDS)
-    return min(count, available) if available else count
-
-
-@dataclass
 class Budget:
-    total_s: float
-    session: Session
-    overhead_s: float = TRIAL_OVERHEAD_GUESS_S
+    def __init__(self, total_s: float, session: Session) -> None:
+        self.total_s = total_s
+        self.session = session
+        self.overhead_s = TRIAL_OVERHEAD_GUESS_S
 
     @property
     def reserve_s(self) -> float:
@@ -151,10 +84,18 @@ class Sweep:
         self.prepared = prepared
         self.options = options
         self.budget = Budget(options.budget_s, session)
-        self.target_s = min(1.0, max(0.3, options.budget_s / 45))
+        # Never under FIRST_STEP_MIN_S: a window planned at 0.3 s lands under it half the
+        # time, and the sanity check would pay for a re-measurement.
+        self.target_s = min(1.0, max(FIRST_STEP_MIN_S, options.budget_s / 45))
         self.keep_back_s = REPEAT_SHARE * options.budget_s
         self.base_rps = 0.0
+        self.cpu_fraction: float | None = None  # on-CPU share of sequential, for ceilings
         self.cores = os.cpu_count() or 1
+        self.kind = prepared.workload.handle_kind
+
+    @property
+    def results(self) -> Results:
+        return self.session.results
 
     def run(self) -> None:
         if not self._calibrate():
@@ -162,15 +103,24 @@ class Sweep:
         self._baseline()
         climbs = self._climbs()
         self._unbounded(climbs)
-        while any(c.stop is None for c in climbs) and self._round(climbs):
+        while self._step(climbs):
             pass
-        self._repeat_leaders(max(self.options.repeat, 3))
+        self._settle()
         not_reached = [c.model for c in climbs if c.stop is Stop.BUDGET]
         if not_reached:
             self.session.log("budget", "models not fully explored within the budget: "
                              + ", ".join(not_reached))
         self.session.log("done", f"sweep finished in {self.session.elapsed_s:.1f} s of a "
                          f"{self.options.budget_s:g} s budget")
+
+    # ------------------------------------------------------------------ trials
+
+    def _records(self, want: int) -> int:
+        """`--records` when given (every trial the same size), else what sizing asked for."""
+        if self.options.records is None:
+            return want
+        available = self.prepared.available_records
+        return min(self.options.records, available) if available else self.options.records
 
     def _trial(self, model: str, n: int, records: int, repeat: int = 0, keep: bool = True,
                cap_s: float | None = None) -> Trial:
@@ -182,6 +132,74 @@ class Sweep:
         self.budget.learn(trial, self.session.elapsed_s - start)
         return trial
 
+    def _measure(self, model: str, n: int, records: int) -> Trial:
+        """A kept trial, re-measured with a longer window when its numbers look impossible
+        (`analysis.sanity`); returns the trial the sweep should believe."""
+        trial = self._trial(model, n, records, repeat=self._repeats(model, n))
+        why = self._suspect(trial)
+        if not why:
+            return trial
+        if any(w.check == "speedup" for w in why) and self._repeats("sequential", 1) < 2:
+            self._repeat_config("sequential", 1, f"{trial.label} looked impossible against "
+                                "sequential: measuring sequential again first")
+            why = self._suspect(trial)
+            if not why:
+                return trial
+        trial.suspect = "; ".join(map(str, why))
+        fixed = self.options.records is not None
+        again_records = records if fixed else self._records(max(
+            2 * records, int(records * REMEASURE_MIN_S / max(trial.wall_s, 1e-3))))
+        window = trial.wall_s * again_records / max(records, 1)
+        if not self.budget.fits(window):
+            self.session.log("suspect", f"{trial.label}: {trial.suspect}; no time left to "
+                             "re-measure it", model, n)
+            return trial
+        self.session.log("suspect", f"{trial.label}: {trial.suspect}; re-measuring with "
+                         f"{again_records:,} records", model, n)
+        again = self._trial(model, n, again_records, repeat=self._repeats(model, n))
+        still = self._suspect(again)
+        if still:
+            again.suspect = "; ".join(map(str, still))
+            self.session.log("suspect", f"{again.label} re-measured: still {again.suspect}", model, n)
+        else:
+            self.session.log("suspect", f"{again.label} re-measured: {again.throughput_rps:,.1f} "
+                             "records/s, nothing impossible; the first trial is left out", model, n)
+        self.session.save()
+        return again
+
+    def _suspect(self, trial: Trial) -> list[Reason]:
+        sequential = find_config(group_configs(self.results), "sequential")
+        seq_rps = sequential.throughput_rps if sequential is not None else None
+        why = trial_reasons(trial, seq_rps, self.cores)
+        if self.options.records is not None:  # the user fixed the size: a short window is theirs
+            why = [w for w in why if w.check != "window"]
+        return why
+
+    def _repeats(self, model: str, n: int) -> int:
+        return sum(1 for t in self.results.trials if t.key == (model, n))
+
+    def _repeat_config(self, model: str, n: int, why: str) -> Trial | None:
+        """One more trial of a measured configuration, sized like its last; None when the
+        budget has no room for it."""
+        done = [t for t in self.results.trials if t.key == (model, n) and t.ok]
+        if not done:
+            return None
+        last = done[-1]
+        records = last.records
+        if not self.budget.fits(records / max(last.throughput_rps, 1e-9)):
+            return None
+        trial = self._trial(model, n, records, repeat=self._repeats(model, n))
+        suspect = self._suspect(trial)
+        if suspect:  # a repeat is already a second look: marked, not re-measured again
+            trial.suspect = "; ".join(map(str, suspect))
+            self.session.save()
+        self.session.log("repeat", f"{why}: repeat {trial.repeat + 1}: "
+                         f"{trial.throughput_rps:,.1f} records/s"
+                         + (f" (suspect: {trial.suspect})" if suspect else ""), model, n)
+        return trial
+
+    # ------------------------------------------------------------------ phases
+
     def _calibrate(self) -> bool:
         """A few records (logged, not kept as a trial: too few) for the per-record cost."""
         available = self.prepared.available_records
@@ -191,32 +209,37 @@ class Sweep:
             why = calib.status_detail or f"{calib.errors} errors in {calib.records} records"
             self.session.log("calibrate", f"calibration failed ({calib.status}: {why}); sweep "
                              "stopped", "sequential", 1)
-            self.session.results.trials.append(calib)  # the failure is the evidence: keep it
+            self.results.trials.append(calib)  # the failure is the evidence: keep it
             self.session.save()
             return False
         per_record_s = calib.wall_s / calib.records
         self.base_rps = 1 / per_record_s if per_record_s > 0 else 1000.0
+        sizing = (f"every trial takes --records {self.options.records}" if self.options.records
+                  else f"trials sized to ~{self.target_s:.1f} s")
         self.session.log("calibrate", f"{calib.records} records took {calib.wall_s * 1000:,.1f} ms: "
-                         f"{per_record_s * 1000:,.2f} ms per record; trials sized to "
-                         f"~{self.target_s:.1f} s", "sequential", 1)
+                         f"{per_record_s * 1000:,.2f} ms per record; {sizing}", "sequential", 1)
         return True
 
     def _baseline(self) -> None:
-        records = records_for(self.target_s, self.base_rps, 1, self.prepared.available_records)
+        records = self._records(records_for(self.target_s, self.base_rps, 1,
+                                            self.prepared.available_records))
         if not self.budget.fits(records / self.base_rps):
             records = max(CALIBRATION_RECORDS, int(max(self.budget.remaining_s - self.budget.overhead_s,
                                                        0.1) * self.base_rps * 0.5))
             self.session.log("budget", f"budget allows only {records} records for the sequential "
                              "trial", "sequential", 1)
-        seq = self._trial("sequential", 1, records)
+        seq = self._measure("sequential", 1, records)
         if seq.ok and seq.throughput_rps > 0:
             self.base_rps = seq.throughput_rps
+            if seq.cpu_s is not None and seq.wall_s > 0:
+                self.cpu_fraction = seq.cpu_s / seq.wall_s
         self.session.log("baseline", f"sequential: {self.base_rps:,.1f} records/s, CPU "
                          f"{seq.cpu_util or 0:.2f} cores", "sequential", 1)
 
     def _climbs(self) -> list[Climb]:
         climbs: list[Climb] = []
-        for name in self.options.models or default_models():
+        names = self.options.models or default_models()
+        for name in sorted(names, key=lambda m: simplicity_rank(m, self.kind)):
             model = get_model(name)
             if model.max_concurrency(self.cores) == 1:
                 continue  # sequential: measured as the baseline
@@ -235,8 +258,8 @@ class Sweep:
         model = next((c.model for c in climbs if get_model(c.model).unbounded), None)
         if model is None:
             return
-        count = records_for(self.target_s, self.base_rps * UNBOUNDED_SCALE, 0,
-                            self.prepared.available_records)
+        count = self._records(records_for(self.target_s, self.base_rps * UNBOUNDED_SCALE, 0,
+                                          self.prepared.available_records))
         if not self.budget.fits(count / self.base_rps / UNBOUNDED_SCALE, self.keep_back_s):
             self.session.log("budget", f"not reached: unbounded {model} (budget)", model, 0)
             return
@@ -247,40 +270,101 @@ class Sweep:
                    f"{trial.errors} errors" if trial.ok else f"{trial.status}: {trial.status_detail}")
         self.session.log("unbounded", f"unbounded gather of {count} records: {outcome}", model, 0)
 
-    def _round(self, climbs: list[Climb]) -> bool:
-        """One step of every climb still going; False when none could run."""
-        progressed = False
-        for climb in climbs:
-            if climb.stop is not None:
-                continue
-            rps = climb.predicted_rps(self.base_rps)
-            first = not climb.points and climb.best_n is None
-            count = records_for(self.target_s * (FIRST_STEP_SHARE if first else 1.0), rps, climb.n,
-                                self.prepared.available_records)
-            if not self.budget.fits(count / rps, self.keep_back_s):
-                climb.end(Stop.BUDGET, f"not reached N={climb.n}: {max(self.budget.remaining_s, 0):.1f} s "
-                          f"left, {REPEAT_SHARE:.0%} of the budget kept for repeats")
-                self.session.log("budget", climb.stopped, climb.model, climb.n)
-                continue
-            n = climb.n
-            message = climb.observe(self._trial(climb.model, n, count), self.base_rps)
-            self.session.log("climb" if climb.stop is None else "stop", message, climb.model, n)
-            progressed = True
-        return progressed
+    def _leader_rps(self, climbs: list[Climb]) -> float:
+        return max([self.base_rps, *(c.best_rps for c in climbs)])
 
-    def _repeat_leaders(self, repeats: int) -> None:
-        trials = self.session.results.trials
-        leaders = ranked(group_configs(self.session.results))[:LEADERS]
-        for round_ in range(1, repeats):
-            for c in leaders:
-                done = sum(1 for t in trials if t.key == c.key)
-                if done > round_:
-                    continue
-                records = max(t.records for t in c.trials)
-                if not self.budget.fits(records / max(c.throughputs[0], 1e-9)):
-                    self.session.log("budget", f"no time to repeat {c.label} (noise from {done} "
-                                     "run(s))", c.model, c.concurrency)
-                    return
-                trial = self._trial(c.model, c.concurrency, records, repeat=done)
-                self.session.log("repeat", f"repeat {done + 1}: {trial.throughput_rps:,.1f} "
-                                 "records/s", c.model, c.concurrency)
+    def _step(self, climbs: list[Climb]) -> bool:
+        """One step of the most promising climb; False when none is left to take."""
+        ceilings = {c.model: ceiling(c, self.base_rps, self.cpu_fraction, self.cores) for c in climbs}
+        pick = next_climb(climbs, self._leader_rps(climbs), ceilings, self.kind)
+        for climb, why in pick.ended:
+            self.session.log("stop", why, climb.model, climb.n)
+        climb = pick.climb
+        if climb is None:
+            return False
+        first = not climb.started
+        rps = pick.expected_rps or climb.predicted_rps(self.base_rps)
+        share = max(FIRST_STEP_SHARE * self.target_s, FIRST_STEP_MIN_S) if first else self.target_s
+        count = self._records(records_for(share, rps, climb.n, self.prepared.available_records))
+        if not self.budget.fits(count / rps, self.keep_back_s):
+            climb.end(Stop.BUDGET, f"not reached N={climb.n}: {max(self.budget.remaining_s, 0):.1f} s "
+                      f"left, {REPEAT_SHARE:.0%} of the budget kept for settling and repeats")
+            self.session.log("budget", climb.stopped, climb.model, climb.n)
+            return True
+        if pick.jump:
+            self.session.log("jump", pick.jump, climb.model, climb.n)
+        n = climb.n
+        message = climb.observe(self._measure(climb.model, n, count), self.base_rps)
+        self.session.log("climb" if climb.stop is None else "stop", message, climb.model, n)
+        return True
+
+    def _settle(self) -> None:
+        """Second measurements, then repeats until the deciding comparisons separate."""
+        reported: set[tuple[tuple[str, int], tuple[str, int]]] = set()
+        attempts: dict[tuple[str, int], int] = {}
+        while True:
+            want = self._next_repeat(reported)
+            if want is None:
+                break
+            config, why = want
+            attempts[config.key] = attempts.get(config.key, 0) + 1
+            if attempts[config.key] > MAX_SETTLE_REPEATS + 2:  # its repeats keep failing
+                self.session.log("settle", f"{config.label}: repeats keep failing; settling "
+                                 "stopped", config.model, config.concurrency)
+                break
+            if self._repeat_config(config.model, config.concurrency, why) is None:
+                self.session.log("budget", f"no time to repeat {config.label} ({why}); noise from "
+                                 f"{config.repeats} run(s)", config.model, config.concurrency)
+                break
+        for tie in self._decisive():
+            if not tie.settled and (tie.simpler.key, tie.faster.key) not in reported:
+                self.session.log("settle", f"{tie.simpler.label} vs {tie.faster.label} not "
+                                 f"separated when the repeats ended: {tie.advantage()}",
+                                 tie.faster.model, tie.faster.concurrency)
+
+    def _decisive(self) -> list[Tie]:
+        configs = group_configs(self.results)
+        eligible = qualifying(configs, self.options.constraints)[0]
+        return decisive_pairs(eligible, find_config(configs, "sequential"),
+                              self.options.constraints.noise_margin, self.kind)
+
+    def _next_repeat(self, reported: set[tuple[tuple[str, int], tuple[str, int]]]
+                     ) -> tuple[Config, str] | None:
+        """The next configuration to repeat and why, in order of what the verdict needs."""
+        configs = group_configs(self.results)
+        eligible = qualifying(configs, self.options.constraints)[0]
+        sequential = find_config(configs, "sequential")
+        best = eligible[0] if eligible else None
+        for c, why in ((sequential, "a second measurement of sequential, which the label and "
+                        "'keep it sequential' rest on"),
+                       (best, "a second measurement of the leader")):
+            if c is not None and c.repeats < 2:
+                return c, why
+        for tie in self._decisive():
+            key = (tie.simpler.key, tie.faster.key)
+            if tie.settled:
+                if key not in reported and tie.measured:
+                    reported.add(key)
+                    verdict = ("separated" if tie.comparison.significant else
+                               f"the same within {fmt.pct(self.options.constraints.noise_margin)}")
+                    self.session.log("settle", f"{tie.simpler.label} vs {tie.faster.label}: "
+                                     f"{verdict}: {tie.advantage()}", tie.faster.model,
+                                     tie.faster.concurrency)
+                continue
+            side = min((tie.simpler, tie.faster), key=lambda c: c.repeats)
+            if side.repeats < MAX_SETTLE_REPEATS:
+                return side, (f"{tie.simpler.label} vs {tie.faster.label} not yet separated "
+                              f"(ratio {tie.ratio:.3f})")
+            if key not in reported:
+                reported.add(key)
+                self.session.log("settle", f"{tie.simpler.label} vs {tie.faster.label} not "
+                                 f"separated after {MAX_SETTLE_REPEATS} repeats: {tie.advantage()}",
+                                 tie.faster.model, tie.faster.concurrency)
+        want = max(self.options.repeat, 3)
+        for c in (best, sequential):
+            if c is not None and c.repeats < want:
+                return c, f"repeat {c.repeats + 1} of {want} for the noise of the prediction"
+        for c in ranked(configs)[:LEADERS]:
+            if c.concurrency != 0 and c.repeats < max(self.options.repeat, 2):
+                return c, "one of the leaders: its noise"
+        return None

@@ -1,0 +1,137 @@
+"""Where the sweep spends its budget, on a deterministic world (tests/fake_trials.py): the
+real `Sweep` runs, trials and time come from a throughput curve and a fake clock, so each
+assertion holds on any machine, loaded or not."""
+
+from __future__ import annotations
+
+import pytest
+
+from profiler.analysis import analyse
+from tests.fake_trials import cpu_curve, io_curve, log, reached, seeded, sweep
+
+
+def test_blocking_sleep_reaches_threads_256_at_the_default_budget(tmp_path):
+    """time.sleep(10 ms): threads climb first and furthest; processes, capped at 4 on two
+    cores, end as soon as they cannot beat the leader."""
+    results, world = sweep(tmp_path, io_curve(0.010))
+    assert reached(results, "threads") == 256
+    assert any(line.startswith("stop processes×4: cannot beat the leader") for line in log(results))
+    assert world.now <= 60.0
+
+
+def test_a_pool_capped_psycopg_job_reaches_threads_64_at_a_30_s_budget(tmp_path):
+    """Issue 13: the round-robin stopped threads at N=32 for a job whose best is threads×64."""
+    results, _ = sweep(tmp_path, io_curve(0.020, cap=64), budget_s=30)
+    assert reached(results, "threads") >= 128  # 64, then the steps that show the plateau
+    rec = analyse(results).recommendation
+    assert (rec.model, rec.concurrency) == ("threads", 64)
+
+
+def test_a_sibling_model_that_tracked_the_leader_jumps_to_its_best_n(tmp_path):
+    results, _ = sweep(tmp_path, io_curve(0.020, cap=64), budget_s=30)
+    jumps = log(results, "jump")
+    assert jumps == ["jump asyncio-threads×64: tracked threads at N=2 (100 vs 100 records/s): "
+                     "jumping to threads's best N=64 instead of doubling up to it"]
+    assert {t.concurrency for t in results.trials if t.model == "asyncio-threads"} >= {2, 64}
+    assert 4 not in {t.concurrency for t in results.trials if t.model == "asyncio-threads"}
+
+
+def test_async_sleep_climbs_asyncio_first_past_256(tmp_path):
+    results, _ = sweep(tmp_path, io_curve(0.010, cpu_per_record_s=0.00002), handler="async")
+    climbs = [e.model for e in results.sweep_log if e.event in ("climb", "stop") and e.model]
+    assert climbs[:4] == ["asyncio", "uvloop", "threads", "processes"]  # first steps, simplest first
+    assert reached(results, "asyncio") >= 256
+    rec = analyse(results).recommendation
+    assert rec.model == "asyncio"
+
+
+def test_cpu_bound_work_ends_the_gil_bound_climbs_and_climbs_processes(tmp_path):
+    results, _ = sweep(tmp_path, cpu_curve(cores=2))
+    stops = log(results, "stop")
+    assert any(s.startswith("stop threads×4: cannot beat the leader") and "bounded by the CPU" in s
+               for s in stops), stops
+    assert reached(results, "processes") == 4
+    assert reached(results, "threads") == 2
+
+
+def test_every_model_gets_its_first_step_before_any_gets_a_second(tmp_path):
+    results, _ = sweep(tmp_path, io_curve(0.010), budget_s=20)
+    firsts = [(e.model, e.concurrency) for e in results.sweep_log if e.event in ("climb", "stop")][:3]
+    assert firsts == [("threads", 2), ("processes", 2), ("asyncio-threads", 2)]
+
+
+def test_sequential_and_the_leader_are_measured_twice_before_the_verdict(tmp_path):
+    results, _ = sweep(tmp_path, io_curve(0.010), budget_s=30)
+    repeats = {}
+    for t in results.trials:
+        repeats[t.key] = repeats.get(t.key, 0) + 1
+    rec = analyse(results).recommendation
+    assert repeats[("sequential", 1)] >= 2 and repeats[(rec.model, rec.concurrency)] >= 2
+    assert rec.noise == "measured"
+
+
+def close_race(gap: float):
+    """Sequential 771 records/s against threads×4 at `gap` × that, nothing else gaining."""
+    def curve(model, n):
+        if model == "sequential":
+            return 771.0, 0.6
+        return (771.0 * gap if (model, n) == ("threads", 4) else 771.0 * 0.97), 0.6
+    return curve
+
+
+def test_a_close_race_with_sequential_is_repeated_until_it_separates_and_logged(tmp_path):
+    results, _ = sweep(tmp_path, close_race(1.08), models=["sequential", "threads"],
+                       noise=seeded(0.03), budget_s=60)
+    settles = log(results, "settle")
+    assert any(s.startswith("settle threads×4: sequential vs threads×4: separated") for s in settles), \
+        log(results)
+    assert analyse(results).recommendation.concurrency == 4
+
+
+def test_a_race_the_repeats_cannot_settle_says_so_in_the_log(tmp_path):
+    def seesaw(spec, i):  # ±8 % from repeat to repeat on the two that decide, none elsewhere
+        deciding = (spec.model, spec.concurrency) in (("sequential", 1), ("threads", 4))
+        return (1.08 if spec.repeat % 2 == 0 else 0.92) if deciding else 1.0
+    results, _ = sweep(tmp_path, close_race(1.07), models=["sequential", "threads"],
+                       noise=seesaw, budget_s=60)
+    settles = log(results, "settle")
+    assert settles == [
+        "settle threads×4: sequential vs threads×4 not separated after 6 repeats: threads×4 ran "
+        "1.07× as fast as sequential (825 vs 771 records/s; 95 % interval 0.96×–1.20× over 6 and "
+        "6 repeats)"], log(results)
+    rec = analyse(results).recommendation
+    assert rec.noise == "measured" and rec.keep_sequential
+
+
+@pytest.mark.parametrize("budget", [8.0, 60.0])
+def test_budget_log_names_what_was_not_reached_or_that_all_was(tmp_path, budget):
+    """Both outcomes the design allows, asserted: either some climb is 'not reached' (and
+    named at the end) or every climb ended for a reason of its own."""
+    results, world = sweep(tmp_path, io_curve(0.040), budget_s=budget)
+    lines = log(results)
+    assert lines[-1].startswith("done") and world.now <= budget
+    if any("not reached" in line for line in lines):
+        assert any(line.startswith("budget None×None: models not fully explored") for line in lines)
+    else:
+        assert all(e.event != "budget" or "repeat" in e.message for e in results.sweep_log)
+
+
+def test_records_fixed_by_the_user_are_used_for_every_trial(tmp_path):
+    results, _ = sweep(tmp_path, io_curve(0.010), budget_s=30, records=150)
+    assert {t.records for t in results.trials} == {150}
+    assert "every trial takes --records 150" in log(results, "calibrate")[0]
+
+
+def test_an_impossible_first_trial_is_re_measured_longer_and_left_out(tmp_path):
+    def spike(spec, i):  # processes×2's first trial reads 2.6× sequential: a neighbour paused
+        first = spec.model == "processes" and spec.concurrency == 2 and spec.repeat == 0
+        return 1.3 if first else 1.0
+    results, world = sweep(tmp_path, cpu_curve(cores=2), noise=spike)
+    suspects = log(results, "suspect")
+    assert suspects[0].startswith("suspect processes×2: processes×2: 2.6× sequential's throughput "
+                                  "with 2 workers (above 2 × 1.15)"), suspects
+    assert "nothing impossible; the first trial is left out" in suspects[-1]
+    first = next(t for t in results.trials if t.key == ("processes", 2))
+    assert first.suspect and first.wall_s < next(
+        t.wall_s for t in results.trials if t.key == ("processes", 2) and not t.suspect)
+    assert not any(w.startswith("suspect numbers") for w in analyse(results).recommendation.warnings)
