@@ -91,3 +91,17 @@ def test_nan_and_binary_garbage_are_not_results(tmp_path, text):
     path.write_bytes(text.encode("latin-1"))
     with pytest.raises(ResultsError, match="not a concur results file"):
         load_results(path)
+
+
+def test_a_trial_that_slowed_down_loads_but_a_negative_time_does_not(tmp_path):
+    """`drift` is signed (-0.2 = the window ended 20 % slower): a file concur wrote with a
+    slowing trial must load; a negative wall time is still not a measurement."""
+    data = json.loads(V1.read_text())
+    data["trials"][0]["drift"] = -0.2
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(data))
+    assert load_results(path).trials[0].drift == -0.2
+    data["trials"][0]["wall_s"] = -1.0
+    path.write_text(json.dumps(data))
+    with pytest.raises(ResultsError, match=r"trials\[0\]\.wall_s: expected a number ≥ 0"):
+        load_results(path)

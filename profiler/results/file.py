@@ -106,8 +106,8 @@ class Results:
 
 
 def check_measurements(results: Results, where: str) -> None:
-    """What the types cannot say: every trial figure is a count, a time, a rate or a peak,
-    so never negative; errors never exceed records; each samples entry names a trial and
+    """What the types cannot say: every trial figure but `drift` is a count, a time, a rate
+    or a peak, so never negative; errors never exceed records; each samples entry names a trial and
     holds columns of finite numbers of one length. A file that breaks this was not
     written by concur, and rendering it would draw nonsense."""
     for i, t in enumerate(results.trials):
@@ -134,7 +134,10 @@ def check_measurements(results: Results, where: str) -> None:
             raise ResultsError(f"{where}.samples[{i}]: columns of different lengths {sorted(lengths)}")
 
 
-_TRIAL_NUMBERS = [f.name for f in fields(Trial) if f.type in ("int", "float", "int | None", "float | None")]
+# `drift` is the one signed figure (a relative change: -0.12 = ended 12 % slower).
+_SIGNED = {"drift"}
+_TRIAL_NUMBERS = [f.name for f in fields(Trial)
+                  if f.type in ("int", "float", "int | None", "float | None") and f.name not in _SIGNED]
 
 
 def _json_default(value: Any) -> Any:
