@@ -281,6 +281,28 @@ def test_pure_python_cpu_is_not_serialized_when_processes_scale():
     assert "serialized" not in out.refinements
 
 
+def test_a_single_writer_near_the_cpu_threshold_is_serialized_when_processes_do_not_scale():
+    """The SQLite writer reads 0.70 CPU s per wall s (borderline mixed / CPU-bound); four
+    processes, which no GIL holds back, ran slower with no more CPU: a shared resource."""
+    out = classify(make_results(
+        seq(0.70, throughput_rps=1000.0),
+        make_trial("threads", 4, throughput_rps=640.0, cpu_util=0.5),
+        make_trial("processes", 4, throughput_rps=700.0, cpu_util=0.58),
+    ))
+    assert out.label == "borderline" and "cpu-bound" in out.readings
+    assert "serialized" in out.refinements
+
+
+def test_cpu_bound_work_that_only_threads_failed_to_scale_is_the_gil_not_serialized():
+    """Without a processes trial, a CPU-bound job stuck at one core under threads is
+    the GIL's doing: no evidence of a shared resource."""
+    out = classify(make_results(
+        seq(0.95, throughput_rps=100.0),
+        make_trial("threads", 4, throughput_rps=99.0, cpu_util=1.0),
+    ))
+    assert "serialized" not in out.refinements
+
+
 def test_a_suspect_sequential_trial_is_left_out_when_a_clean_one_exists():
     out = classify(make_results(seq(0.9, suspect="a 0.21 s window"), seq(0.1, repeat=1)))
     assert out.label == "io-bound" and out.basis_trial == 1

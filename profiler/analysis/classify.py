@@ -299,13 +299,15 @@ def _gil_evidence(s: _Scaling, refinements: list[str]) -> list[str]:
 def _serialized_evidence(s: _Scaling) -> str | None:
     """Nothing scales at N ≥ 2 while CPU stays low: a shared resource serialises the work.
 
-    CPU-bound work that does not scale is the GIL's doing (processes are the answer), not
-    a shared resource's. An external dask cluster's CPU is not in our samples (the
-    client's only), so it is no evidence either way."""
-    if "cpu-bound" in s.readings:
-        return None
+    CPU-bound work that does not scale under threads is the GIL's doing (processes are the
+    answer), not a shared resource's: with a CPU-bound reading only processes count as
+    evidence, since they have no GIL (an SQLite writer at 0.7 CPU s per wall s gets
+    nowhere with four processes either). An external dask cluster's CPU is not in our
+    samples (the client's only), so it is no evidence either way."""
     wide = [c for c in s.others if concurrency_key(c.concurrency) >= SERIALIZED_MIN_N
             and not any(t.model_metrics.get("parent_sampled") == "client only" for t in c.trials)]
+    if "cpu-bound" in s.readings:
+        wide = [c for c in wide if c.model == "processes"]
     measured_cpu = [u for u in (c.mean_of("cpu_util") for c in wide) if u is not None]
     # "Low" is relative: a job with 0.6 cores of per-record work that never gets past
     # 0.6 cores at any N is as stuck as an idle one (the SQLite writer of the seed job).
