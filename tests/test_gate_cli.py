@@ -22,8 +22,7 @@ def assert_usage_error(proc, needle):
 
 @pytest.mark.slow
 @pytest.mark.flaky(reruns=2)
-@pytest.mark.parametrize("run", range(2))
-def test_identical_baseline_and_candidate_pass(tmp_path, run):
+def test_identical_baseline_and_candidate_pass(tmp_path):
     proc = run_cli("gate", "--baseline", f"{GATE}:baseline", "--candidate", f"{GATE}:same_as_baseline",
                    *FAST, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -32,8 +31,7 @@ def test_identical_baseline_and_candidate_pass(tmp_path, run):
 
 @pytest.mark.slow
 @pytest.mark.flaky(reruns=2)
-@pytest.mark.parametrize("run", range(2))
-def test_thirty_percent_slower_candidate_fails_with_every_output(tmp_path, run):
+def test_thirty_percent_slower_candidate_fails_with_every_output(tmp_path):
     junit, md, js = tmp_path / "gate.xml", tmp_path / "gate.md", tmp_path / "gate.json"
     proc = run_cli("gate", "--baseline", f"{GATE}:baseline", "--candidate", f"{GATE}:thirty_percent_slower",
                    *FAST, "--junit", str(junit), "--markdown", str(md), "--json", str(js), cwd=tmp_path)

@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from profiler import format as fmt
 from profiler.analysis.configs import Config, group_configs
 from profiler.analysis.scaling import usl
-from profiler.report.plots import n_star_label, usl_span
-from profiler.report.plotstyle import NAxis, Run, by_model, naxis, style
+from profiler.report.plotstyle import NAxis, Run, by_model, n_star_label, naxis, style, usl_span
 from profiler.results import Results
 
 USL_SAMPLES = 48

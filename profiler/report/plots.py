@@ -33,7 +33,6 @@ from profiler.report.plotstyle import (  # noqa: E402
     FIGSIZE,
     GREEN,
     GREY,
-    PLAIN_NUMBERS,
     PURPLE,
     RUN_COLOURS,
     RUN_LINESTYLES,
@@ -49,11 +48,14 @@ from profiler.report.plotstyle import (  # noqa: E402
     finish,
     integer_ticks,
     legend_below,
+    n_star_label,
     naxis,
     new_figure,
+    plain_numbers,
     row_height,
     row_label,
     style,
+    usl_span,
 )
 from profiler.results import Results, Trial  # noqa: E402
 
@@ -61,22 +63,6 @@ __all__ = ["DPI", "PLOTS", "NoData", "PlotSpec", "Run", "Runs"]
 
 
 # --- plots -------------------------------------------------------------------------------
-
-def usl_span(cfgs: list[Config]) -> tuple[int, int] | None:
-    """The finite N one model was measured at, lowest to highest: the only range its fitted
-    curve is drawn over (a pool's N=1 taken from sequential is the fit's, not a measurement)."""
-    finite = sorted(c.concurrency for c in cfgs if c.concurrency > 0)
-    return (finite[0], finite[-1]) if len(finite) >= 2 and finite[0] < finite[-1] else None
-
-
-def n_star_label(n_star: float | None, span: tuple[int, int]) -> str:
-    """` · peak N*≈12` in the legend (never as text over the data), saying when the peak lies
-    outside the measured range."""
-    if n_star is None or not math.isfinite(n_star) or n_star <= 0:
-        return ""
-    text = f" · peak N*≈{fmt.sig(n_star, 2)}"
-    return text if span[0] <= n_star <= span[1] else text + f" (outside N={span[0]}–{span[1]})"
-
 
 def throughput_figure(data: Runs) -> Figure:
     """Throughput per model vs concurrency, repeats' range as error bars, USL fit dotted over
@@ -230,7 +216,7 @@ def _range_figure(runs: list[Run], lo: Callable[[Trial], float | None],
     values = [v for r in rows for v in r[2:] if v is not None and v > 0]
     if values and max(values) / min(values) > 30:
         ax.set_xscale("log")
-        ax.xaxis.set_major_formatter(PLAIN_NUMBERS)
+        ax.xaxis.set_major_formatter(plain_numbers())
     else:
         ax.set_xlim(left=0)
     handles = [
@@ -316,7 +302,7 @@ def connections_figure(data: Runs) -> Figure:
         ax.set_yscale("symlog", linthresh=1)  # log from 1 up, 0 still has a place
         ax.set_yticks([0] + [m * 10**e for e in range(math.ceil(math.log10(top * 2)))
                              for m in (1, 2, 5) if m * 10**e <= top * 2])
-        ax.yaxis.set_major_formatter(PLAIN_NUMBERS)
+        ax.yaxis.set_major_formatter(plain_numbers())
         ax.minorticks_off()
         ax.set_ylim(0, top * 2)  # headroom on a log scale, so the top marker is not cut
     else:

@@ -9,19 +9,21 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import matplotlib
+from profiler import format as fmt
+from profiler.analysis.configs import Config, group_configs
+from profiler.models import MODELS
+from profiler.results import Results, Trial
 
-matplotlib.use("Agg")
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
 
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
-
-from profiler import format as fmt  # noqa: E402
-from profiler.analysis.configs import Config, group_configs  # noqa: E402
-from profiler.models import MODELS  # noqa: E402
-from profiler.results import Results, Trial  # noqa: E402
+# matplotlib is imported where a figure is drawn, not here: the interactive chart, the
+# markdown summary and the gate's outputs share these conventions, and a run without a
+# report (or `concur gate --json -`) should not pay ~0.4 s to import it.
 
 FIGSIZE = (7.0, 4.0)
 DPI = 200  # 1400 × 800 px: sharp on a 2× laptop screen and on paper
@@ -36,8 +38,13 @@ MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 RUN_COLOURS = (BLUE, VERMILLION)
 RUN_LINESTYLES = ("-", "--")
 CONCURRENCY_LABEL = "concurrency N (workers or records in flight, log₂ scale)"
-# Log axes read as 1, 10, 100 rather than 10⁰, 10¹, 10².
-PLAIN_NUMBERS = FuncFormatter(lambda value, _pos: f"{value:,.10g}")
+
+
+def plain_numbers() -> FuncFormatter:
+    """Log axes read as 1, 10, 100 rather than 10⁰, 10¹, 10²."""
+    from matplotlib.ticker import FuncFormatter
+
+    return FuncFormatter(lambda value, _pos: f"{value:,.10g}")
 
 
 class NoData(Exception):
@@ -95,6 +102,11 @@ def row_label(runs: list[Run], run_i: int, model: str, n: int) -> str:
 
 
 def new_figure(size: tuple[float, float] = FIGSIZE) -> Figure:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=size, dpi=DPI, layout="constrained")
     return fig
 
@@ -120,6 +132,8 @@ def legend_below(fig: Figure, ax: Axes, handles: Sequence[object] | None = None)
 
 def integer_ticks(ax: Axes) -> None:
     """Counts are whole numbers: no 0.2, 0.4 ticks on a small axis."""
+    from matplotlib.ticker import MaxNLocator
+
     ax.yaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
 
 
@@ -201,3 +215,19 @@ def constraint(runs: list[Run], key: str) -> float | None:
         if value is not None:
             return float(value)
     return None
+
+
+def usl_span(cfgs: list[Config]) -> tuple[int, int] | None:
+    """The finite N one model was measured at, lowest to highest: the only range its fitted
+    curve is drawn over (a pool's N=1 taken from sequential is the fit's, not a measurement)."""
+    finite = sorted(c.concurrency for c in cfgs if c.concurrency > 0)
+    return (finite[0], finite[-1]) if len(finite) >= 2 and finite[0] < finite[-1] else None
+
+
+def n_star_label(n_star: float | None, span: tuple[int, int]) -> str:
+    """` · peak N*≈12` in the legend (never as text over the data), saying when the peak lies
+    outside the measured range."""
+    if n_star is None or not math.isfinite(n_star) or n_star <= 0:
+        return ""
+    text = f" · peak N*≈{fmt.sig(n_star, 2)}"
+    return text if span[0] <= n_star <= span[1] else text + f" (outside N={span[0]}–{span[1]})"
