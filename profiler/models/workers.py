@@ -215,6 +215,18 @@ class AsyncWorker:
             tally.teardown_failed(exc)
 
 
+def run_for(worker: SyncWorker, records: list[Any], budget_s: float) -> tuple[int, float]:
+    """Run records until `budget_s` has passed: (records run, seconds). How a remote worker
+    (dask, celery) times its own per-record cost before a chunk size is chosen."""
+    done, start = 0, time.perf_counter()
+    for record in records:
+        worker.call(record, Tally())
+        done += 1
+        if time.perf_counter() - start >= budget_s:
+            break
+    return done, time.perf_counter() - start
+
+
 def chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]

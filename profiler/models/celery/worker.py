@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
-from profiler.models.workers import SyncWorker, Tally
+from profiler.models.workers import SyncWorker, Tally, run_for
 from profiler.workload import WorkerInfo, load_target
 
 TASK_NAME = "concur.run_chunk"
@@ -154,13 +154,8 @@ def _die_with_parent(parent_pid: int) -> None:
 
 
 def _calibrate(worker: SyncWorker, records: list[Any], budget_s: float) -> float | None:
-    done, start = 0, time.perf_counter()
-    for record in records:
-        worker.call(record, Tally())
-        done += 1
-        if time.perf_counter() - start >= budget_s:
-            break
-    return (time.perf_counter() - start) / done if done else None
+    done, seconds = run_for(worker, records, budget_s)
+    return seconds / done if done else None
 
 
 def main(fd: int) -> None:

@@ -28,7 +28,7 @@ from typing import Any
 
 import psutil
 
-from profiler.models.workers import SyncWorker, Tally
+from profiler.models.workers import SyncWorker, Tally, run_for
 from profiler.workload import WorkerInfo, Workload, load_target
 
 BARRIER_TIMEOUT_S = 30.0
@@ -127,14 +127,7 @@ def warm(spec: TaskSpec, rank: int, payload: bytes) -> tuple[str, int, float]:
 def calibrate(spec: TaskSpec, payload: bytes, budget_s: float) -> tuple[int, float]:
     """Run records until `budget_s` has passed: (records run, seconds), for chunk=auto."""
     worker = _thread_worker(_state(spec), late=False)
-    records = pickle.loads(payload)
-    done, start = 0, time.perf_counter()
-    for record in records:
-        worker.call(record, Tally())
-        done += 1
-        if time.perf_counter() - start >= budget_s:
-            break
-    return done, time.perf_counter() - start
+    return run_for(worker, pickle.loads(payload), budget_s)
 
 
 def run_chunk(payload: bytes, spec: TaskSpec) -> tuple[Any, float, str, int]:
