@@ -26,6 +26,13 @@ CHILDREN_RESCAN_MAX_S = 2.0  # ... (4 ms on a machine of 120 processes, measured
 # tree stays the same the rescans back off to this; a pool's workers start before the
 # window opens, so later changes are rare (a cluster adding workers) and still seen
 CONNECTIONS_COST_FACTOR = 20  # spend at most ~1/20 of wall time counting connections
+# When the tree keeps every core busy, each tick is taken from the workload: on processes×2
+# (benchmarks/overhead.py, 10 interleaved rounds) concur ÷ unsampled was 0.969 ticking
+# every 50 ms, 0.977 at 100 ms and 0.983 at 200 ms. The sampler then ticks at this
+# multiple of its interval. Totals come from the first and last readings, so only the
+# time series and the peaks get coarser; the memory ceiling has its own poll.
+SATURATED_SLOWDOWN = 4
+SATURATED_MARGIN = 0.25  # cores short of all of them that still count as saturated
 
 
 @dataclass
@@ -109,6 +116,8 @@ class TreeSampler:
         self._t0 = 0.0
         self._prev_t = 0.0
         self._prev_cpu = 0.0
+        self._saturated = False
+        self._cores = os.cpu_count() or 1
         self._sys_cpu0: Any = None
         self._lock = threading.Lock()
 
@@ -129,7 +138,7 @@ class TreeSampler:
 
     def _loop(self) -> None:
         own0 = time.thread_time()
-        while not self._stop.wait(self.interval_s):
+        while not self._stop.wait(self.interval_s * (SATURATED_SLOWDOWN if self._saturated else 1)):
             self._tick()
         self._own_thread_cpu = time.thread_time() - own0
 
@@ -197,6 +206,7 @@ class TreeSampler:
             if not initial:
                 dt = now - self._prev_t
                 util = (cpu_total - self._prev_cpu) / dt if dt > 0 else 0.0
+                self._saturated = util >= self._cores - SATURATED_MARGIN
                 s = self._series
                 s["t_s"].append(round(t, 4))
                 s["cpu_util"].append(round(max(util, 0.0), 4))
