@@ -209,12 +209,19 @@ def test_a_worker_killed_mid_trial_is_counted_and_the_run_goes_on(tmp_path, monk
 @slow
 @timing  # worker restarts under load can outlast the no-worker grace period
 def test_a_record_that_kills_every_worker_it_meets_is_an_error_of_its_task():
+    """Record 20 kills every worker (chunk 1: its own task). dask marks a task KilledWorker
+    once workers died under it more often than `allowed-failures` (3). "Under it" includes
+    a task merely queued on that worker (the scheduler sends a worker slightly more tasks
+    than it has threads), so now and then an innocent record that kept landing behind the
+    killer is lost with it: 2 errors in 1 suite run of 4, 1 in 3 runs of this file alone.
+    Either way every error is a KilledWorker, the run goes on, the warning has the count."""
     t = dask_run(dask_target("dies_always"), 2, 60)
     assert t.status == "ok", t.status_detail
-    assert t.errors == 1 and t.errors_by_type == {"KilledWorker": 1}  # record 20, chunk 1
+    assert t.errors >= 1 and t.errors_by_type == {"KilledWorker": t.errors}
+    assert t.errors <= 3, t.error_messages  # the killer, and at most its bad-luck neighbours
     assert t.model_metrics["workers_lost"] >= 2  # dask tried it on several workers first
     rec = analyse(make_results(t)).recommendation
-    assert any("KilledWorker ×1" in x for x in rec.warnings)
+    assert any(f"KilledWorker ×{t.errors}" in x for x in rec.warnings)
 
 
 class ExternalCluster:
