@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import os
-import signal
 import time
 
-from tests.workloads.dask_work import spin
+from tests.workloads.dask_work import kill_once, spin
 
 
 def sleep_10ms(record):
@@ -31,12 +30,7 @@ def dies_once(record):
     """SIGKILLs its celery worker on record 20, once per marker file ($CONCUR_TEST_KILL_MARKER)."""
     marker = os.environ.get("CONCUR_TEST_KILL_MARKER")
     if record == 20 and marker and _in_celery_task():
-        try:
-            os.close(os.open(marker, os.O_CREAT | os.O_EXCL))
-        except FileExistsError:
-            pass
-        else:
-            os.kill(os.getpid(), signal.SIGKILL)
+        kill_once(marker)
     time.sleep(0.005)
 
 

@@ -30,16 +30,21 @@ def _in_dask_worker() -> bool:
         return False
 
 
+def kill_once(marker: str) -> None:
+    """SIGKILL this process unless an earlier one already created the marker file: across
+    the workers and the redelivery, the kill happens once."""
+    try:
+        os.close(os.open(marker, os.O_CREAT | os.O_EXCL))
+    except FileExistsError:
+        return
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
 def dies_once(record):
     """SIGKILLs its dask worker on record 20, once per marker file ($CONCUR_TEST_KILL_MARKER)."""
     marker = os.environ.get("CONCUR_TEST_KILL_MARKER")
     if record == 20 and marker and _in_dask_worker():
-        try:
-            os.close(os.open(marker, os.O_CREAT | os.O_EXCL))
-        except FileExistsError:
-            pass
-        else:
-            os.kill(os.getpid(), signal.SIGKILL)
+        kill_once(marker)
     spin(0.002)
 
 
