@@ -20,6 +20,7 @@ from typing import Any
 import psutil
 
 from profiler.measure.netstat import TcpCounter
+from profiler.results.trial import TREE_FIELDS
 
 CHILDREN_RESCAN_S = 0.5  # scanning /proc for new children is the sampler's dearest read ...
 CHILDREN_RESCAN_MAX_S = 2.0  # ... (4 ms on a machine of 120 processes, measured): while the
@@ -37,20 +38,16 @@ SATURATED_MARGIN = 0.25  # cores short of all of them that still count as satura
 
 @dataclass
 class TreeSummary:
-    """What the sampler measured over the timed window (None = could not be measured)."""
+    """What the sampler measured over the timed window: `figures` by their Trial field names
+    (`results.trial.TREE_FIELDS`; None = could not be measured), the time series, and what
+    sampling cost."""
 
-    cpu_user_s: float | None = None
-    cpu_system_s: float | None = None
-    rss_peak_bytes: int | None = None
-    threads_peak: int | None = None
-    fds_peak: int | None = None
-    connections_peak: int | None = None
-    ctx_switches_voluntary: int | None = None
-    ctx_switches_involuntary: int | None = None
-    runqueue_wait_s: float | None = None
-    iowait_frac: float | None = None
+    figures: dict[str, float | int | None] = field(default_factory=dict)
     samples: dict[str, list[Any]] = field(default_factory=dict)
     sampler_cpu_s: float = 0.0  # the sampler's own CPU time, to keep its overhead honest
+
+    def get(self, name: str) -> Any:
+        return self.figures.get(name)
 
 
 @dataclass
@@ -252,17 +249,21 @@ class TreeSampler:
             total = sum(sys_cpu1) - sum(self._sys_cpu0)
             if total > 0:
                 iowait = max(0.0, (sys_cpu1.iowait - self._sys_cpu0.iowait) / total)
+        figures: dict[str, float | int | None] = {
+            "cpu_user_s": max(user, 0.0),
+            "cpu_system_s": max(system, 0.0),
+            "rss_peak_bytes": self._peaks["rss"] or None,
+            "threads_peak": self._peaks["threads"] or None,
+            "fds_peak": self._peaks["fds"] or None,
+            "connections_peak": self._peaks["conns"] if self._conn_ok else None,
+            "ctx_switches_voluntary": vol,
+            "ctx_switches_involuntary": invol,
+            "runqueue_wait_s": runq,
+            "iowait_frac": iowait,
+        }
+        assert set(figures) == set(TREE_FIELDS)
         return TreeSummary(
-            cpu_user_s=max(user, 0.0),
-            cpu_system_s=max(system, 0.0),
-            rss_peak_bytes=self._peaks["rss"] or None,
-            threads_peak=self._peaks["threads"] or None,
-            fds_peak=self._peaks["fds"] or None,
-            connections_peak=self._peaks["conns"] if self._conn_ok else None,
-            ctx_switches_voluntary=vol,
-            ctx_switches_involuntary=invol,
-            runqueue_wait_s=runq,
-            iowait_frac=iowait,
+            figures=figures,
             samples=self._series,
             sampler_cpu_s=getattr(self, "_own_thread_cpu", 0.0),
         )

@@ -38,6 +38,7 @@ from profiler.models import get_model, model_ref
 from profiler.models.processes import describe_exit
 from profiler.redact import redact
 from profiler.results import Trial
+from profiler.results.trial import TREE_FIELDS
 
 KILL_GRACE_S = 1.0
 POLL_S = 0.1  # how often the parent checks the child's liveness, deadline and memory
@@ -281,9 +282,8 @@ def _build(spec: TrialSpec, status: str, detail: str, result: dict[str, Any] | N
     wall = wall_s or r.get("wall_s") or 0.0
     ok_records = records - errors if status == "ok" else 0
     s = summary or TreeSummary()
-    cpu_util = None
-    if s.cpu_user_s is not None and s.cpu_system_s is not None and wall > 0:
-        cpu_util = (s.cpu_user_s + s.cpu_system_s) / wall
+    user, system = s.get("cpu_user_s"), s.get("cpu_system_s")
+    cpu_util = (user + system) / wall if user is not None and system is not None and wall > 0 else None
     trial = Trial(
         model=spec.model,
         concurrency=spec.concurrency,
@@ -292,17 +292,8 @@ def _build(spec: TrialSpec, status: str, detail: str, result: dict[str, Any] | N
         errors=errors,
         wall_s=wall,
         throughput_rps=ok_records / wall if wall > 0 else 0.0,
-        cpu_user_s=s.cpu_user_s,
-        cpu_system_s=s.cpu_system_s,
+        **{name: s.get(name) for name in TREE_FIELDS},
         cpu_util=cpu_util,
-        rss_peak_bytes=s.rss_peak_bytes,
-        threads_peak=s.threads_peak,
-        fds_peak=s.fds_peak,
-        connections_peak=s.connections_peak,
-        ctx_switches_voluntary=s.ctx_switches_voluntary,
-        ctx_switches_involuntary=s.ctx_switches_involuntary,
-        runqueue_wait_s=s.runqueue_wait_s,
-        iowait_frac=s.iowait_frac,
         latency_p50_ms=r.get("latency_p50_ms"),
         latency_p99_ms=r.get("latency_p99_ms"),
         loop_lag_p50_ms=r.get("loop_lag_p50_ms"),

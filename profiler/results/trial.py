@@ -122,6 +122,11 @@ class Trial(ModelAtN):
 
 
 TRIAL_COLUMNS = [f.name for f in fields(Trial)]
+# The figures the parent's sampler measures over the trial's process tree (the rest of a
+# Trial comes from the child, or from the trial's own bookkeeping): `TreeSummary.figures`.
+TREE_FIELDS = ("cpu_user_s", "cpu_system_s", "rss_peak_bytes", "threads_peak", "fds_peak",
+               "connections_peak", "ctx_switches_voluntary", "ctx_switches_involuntary",
+               "runqueue_wait_s", "iowait_frac")
 
 
 @dataclass
