@@ -1,125 +1,130 @@
-"""`profile()`: the whole `concur run` as a library call (the CLI only parses and prints).
+"""The library: everything `concur` does, as calls (the CLI only parses flags and prints).
 
-Order: load and check the target in this process (bad input fails here, as one
-`ConcurError`), start the workload's run-scoped service (e.g. an embedded database), run
-the plan or the adaptive sweep (each trial in its own child), analyse, and, when asked,
-attribute the recommended configuration's time; then stop the service, on every path.
+    from profiler import profile, gate, compare, load_results
+
+    results = profile("jobs.py:handle", budget_s=30, dsn="postgresql://…")  # or a function
+    outcome = gate("jobs_old.py:handle", "jobs.py:handle")        # outcome.passed: exit 0 or 1
+    diff = compare("a/results.json", "b/results.json")            # diff.verdict, diff.deltas
+    again = load_results("reports/job-…/results.json")            # its standings judged
+
+A target is a `"file.py:func"` or `"package.module:func"` string, or the function (or
+`Workload`-returning attribute) itself when it lives at module level of an importable
+file: every trial runs in a fresh process, which imports the target by name. Options are
+`RunOptions`' fields (the CLI's flags: `models`, `concurrency`, `records`, `total`,
+`budget_s`, `dsn`, …); `records` may also be the records themselves (any iterable).
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import replace
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
-from profiler.analysis import analyse
-from profiler.attribution import attribute, choose_configurations
-from profiler.measure.session import Progress, Session, SilentProgress
+from profiler.analysis.compare import CompareOutcome, compare_runs
+from profiler.analysis.standings import table
+from profiler.errors import ConfigError
+from profiler.measure.session import Progress
 from profiler.results import Results
-from profiler.run.options import DEFAULT_RECORDS, RunOptions
-from profiler.run.plan import explicit_grid
-from profiler.run.prepare import Prepared, new_results, now_iso, prepare
-from profiler.run.service import run_services
-from profiler.run.signals import signal_name
-from profiler.run.sweep import Sweep
-from profiler.run.validate import validate
+from profiler.results import load_results as read_results
+from profiler.review.decision import GateOutcome, Thresholds, judge
+from profiler.review.measure import GateSpec, measure_sides
+from profiler.run.options import RunOptions
+from profiler.runner import run_profile
 
-MIN_SWEEP_BUDGET_S = 10.0  # a service slower than the budget still leaves the sweep this much
+Target = str | Callable[..., Any]
 
 
-def profile(target: str, options: RunOptions | None = None, progress: Progress | None = None,
+def profile(target: Target, options: RunOptions | None = None, progress: Progress | None = None,
             **kwargs: Any) -> Results:
-    """Run `target` under the concurrency models and return the Results.
+    """Run `target` under the concurrency models and return the analysed Results.
 
     `profile("jobs.py:handle", concurrency=[1, 4, 16], records=500)` is the same run as
-    `concur run jobs.py:handle --concurrency 1,4,16 --records 500`. A KeyboardInterrupt
-    stops the run; the results measured so far are returned with `interrupted=True`
-    (and are already on disk when json_path is set).
+    `concur run jobs.py:handle --concurrency 1,4,16 --records 500`; `profile(handle,
+    records=rows, dsn=…)` runs a function object on those records against that database.
+    A KeyboardInterrupt stops the run; the results measured so far are returned with
+    `interrupted=True` (and are already on disk when `json_path` is set).
     """
+    records = kwargs.pop("records", None)
+    if records is not None and not isinstance(records, int):
+        if isinstance(records, str | bytes) or not isinstance(records, Iterable):
+            raise ConfigError(f"records must be a number or an iterable of records, not {records!r}")
+        kwargs["input_rows"] = tuple(records)
+    elif records is not None:
+        kwargs["records"] = records
+    _known(kwargs, RunOptions, "profile")
     options = replace(options, **kwargs) if options else RunOptions(**kwargs)
-    options.validate()
-    progress = progress or SilentProgress()
-    prepared = prepare(target, options)
-    services = [prepared.workload] if options.start_services else []
-    try:  # from here every way out removes prepare's temp file and stops the run's service
-        started = time.monotonic()
-        with run_services(services, progress) as described:
-            prepared.service = "; ".join(described)
-            options = within_budget(options, time.monotonic() - started, progress)
-            results = measure(prepared, options, progress)
-            analyse(results, options.constraints, total_records=options.total)
-            if options.validate_records and not results.interrupted:
-                validate(prepared, results, options, progress)
-                analyse(results, options.constraints, total_records=options.total)  # takes it in
-            if options.attribution and not results.interrupted:
-                _attribute(prepared, results, options, progress)
-    finally:
-        prepared.close()
-    if options.json_path:
-        results.save(options.json_path)
+    return run_profile(target_name(target), options, progress)
+
+
+def gate(baseline: Target | str | Path, candidate: Target | str | Path,
+         thresholds: Thresholds | None = None, progress: Progress | None = None,
+         **kwargs: Any) -> GateOutcome:
+    """The review gate: measure (or load, for a results.json) both sides and judge the
+    candidate against the baseline. `outcome.passed` is the exit code's decision;
+    `kwargs` are `GateSpec`'s fields (`repeats`, `budget_s`, `baseline_config`, `dsn`, …)."""
+    _known(kwargs, GateSpec, "gate")
+    spec = GateSpec(_side(baseline), _side(candidate), **kwargs)
+    return run_gate(spec, thresholds or Thresholds(),
+                    "defaults" if thresholds is None else "given", progress)
+
+
+def run_gate(spec: GateSpec, thresholds: Thresholds, source: str,
+             progress: Progress | None = None) -> GateOutcome:
+    """`gate` from a complete spec (what `concur gate` builds from its flags)."""
+    a, b, chosen = measure_sides(spec, progress)
+    pins = {"baseline": spec.baseline_config, "candidate": spec.candidate_config}
+    configs = {s: chosen[s].key if s in chosen else pin for s, pin in pins.items()}
+    how = {s: chosen[s].how if s in chosen else "" for s in pins}
+    return judge(a, b, thresholds, source, configs=(configs["baseline"], configs["candidate"]),
+                 chosen_by=(how["baseline"], how["candidate"]), total=spec.total)
+
+
+def compare(baseline: Results | str | Path, candidate: Results | str | Path,
+            labels: tuple[str, str] = ("baseline", "candidate")) -> CompareOutcome:
+    """Two runs (Results or results.json paths) side by side, each at its fastest eligible
+    configuration, every difference judged on the noise of the repeats."""
+    a, b = (r if isinstance(r, Results) else load_results(r) for r in (baseline, candidate))
+    return compare_runs(a, b, labels)
+
+
+def load_results(path: str | Path) -> Results:
+    """Read a results.json; a file written before the standings were stored (schema 1
+    and 2) has them judged now, under the constraints its recommendation recorded."""
+    results = read_results(path)
+    if results.standings is None:
+        rec = results.recommendation
+        table(results, rec.constraints if rec is not None else None)
     return results
 
 
-def within_budget(options: RunOptions, spent_s: float, progress: Progress) -> RunOptions:
-    """The adaptive sweep's budget less what starting the run's service took: `--budget` is
-    the whole run's (a database started for the run is part of the run)."""
-    if options.concurrency is not None or spent_s < 0.5:
-        return options
-    left = max(MIN_SWEEP_BUDGET_S, options.budget_s - spent_s)
-    progress.note(f"starting the run's service took {spent_s:.1f} s of the {options.budget_s:g} s budget; "
-                  f"{left:.1f} s left for the sweep")
-    return replace(options, budget_s=left)
+def target_name(target: Target) -> str:
+    """A target as the string a trial's fresh process can import it by."""
+    if isinstance(target, str):
+        return target
+    if not callable(target):
+        raise ConfigError(f"a target is a 'file.py:func' string or a function, not {target!r}")
+    module, qualname = getattr(target, "__module__", None), getattr(target, "__qualname__", "")
+    if not module or not qualname or "<" in qualname:
+        raise ConfigError(f"{qualname or target!r} cannot be imported by name by the trials' fresh "
+                          "processes: define it at module level of a file")
+    if module == "__main__":
+        path = getattr(sys.modules["__main__"], "__file__", None)
+        if not path:
+            raise ConfigError(f"{qualname} is defined in an interactive session: the trials' "
+                              "fresh processes cannot import it; put it in a file")
+        return f"{Path(path).resolve()}:{qualname}"
+    return f"{module}:{qualname}"
 
 
-def measure(prepared: Prepared, options: RunOptions, progress: Progress) -> Results:
-    """The trials of one run: an explicit grid, or the adaptive sweep without --concurrency."""
-    records = options.records or DEFAULT_RECORDS
-    if prepared.available_records is not None:
-        records = min(records, prepared.available_records)
-    results = new_results(prepared, records, options)
-    session = Session(results, Path(options.json_path) if options.json_path else None, progress,
-                      probe_factory=prepared.workload.probe)
-    try:
-        if options.concurrency is None:
-            Sweep(session, prepared, options).run()
-        else:
-            grid = explicit_grid(prepared, options.models, options.concurrency)
-            for s in grid.skipped:
-                session.skip(s.model, s.concurrency, s.reason)
-            planned = len(grid.pairs) * options.repeat
-            # Repeats interleave (all pairs, then all pairs again) so drift hits every pair.
-            for repeat in range(options.repeat):
-                for model, n in grid.pairs:
-                    session.run(prepared.spec(options, model, n, records, repeat), planned)
-    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP under the CLI (run.signals)
-        results.interrupted = True
-        progress.note(f"interrupted ({signal_name(exc)}): keeping the trials measured so far")
-    if results.trials:  # the sweep sizes each trial to ~1 s: report the largest
-        results.workload.records_per_trial = max(t.records for t in results.trials)
-    results.finished_at = now_iso()
-    session.save()
-    return results
+def _side(side: Target | str | Path) -> str:
+    return str(side) if isinstance(side, Path) else target_name(side)
 
 
-def _attribute(prepared: Prepared, results: Results, options: RunOptions,
-               progress: Progress) -> None:
-    """--attribution: re-run the recommended configuration (and the fastest event-loop one)
-    under py-spy and yappi, outside the timed sweep, and keep why each is slow."""
-    out_dir = Path(options.attribution_dir or Path(options.json_path or "results.json").parent)
-    for config in choose_configurations(results):
-        progress.note(f"attribution: {config.label} under py-spy and yappi (about 10 s)")
-        try:
-            entry = attribute(prepared.target, config.model, config.concurrency,
-                              results.workload.records_per_trial, out_dir,
-                              expected_rps=config.throughput_rps, records_file=prepared.records_file,
-                              timeout_s=options.timeout_s, model_options=options.model_options)
-        except KeyboardInterrupt:
-            results.interrupted = True
-            progress.note("interrupted: keeping the attribution measured so far")
-            break
-        results.attribution.append(entry)
-        for warning in entry.warnings:
-            progress.note(f"attribution: {warning}")
-        if options.json_path:
-            results.save(options.json_path)
+def _known(kwargs: dict[str, Any], cls: type, call: str) -> None:
+    names = {f.name for f in fields(cls)}
+    unknown = sorted(set(kwargs) - names)
+    if unknown:
+        raise ConfigError(f"{call}() got unknown option(s) {', '.join(unknown)} "
+                          f"(known: {', '.join(sorted(names))})")

@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-import os
 import re
 import sys
 import webbrowser
@@ -19,8 +18,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from profiler import api
 from profiler import format as fmt
-from profiler.api import profile
 from profiler.attribution import attribute as run_attribution
 from profiler.attribution import explain
 from profiler.cli_exit import (
@@ -50,15 +49,15 @@ from profiler.cli_flags import (
 from profiler.errors import ConcurError
 from profiler.extras import require
 from profiler.files import write_atomic
-from profiler.gate.config import load_thresholds
-from profiler.gate.decision import Thresholds, judge, parse_config
-from profiler.gate.measure import GateSpec, measure_sides
-from profiler.gate.outputs import gate_json, gate_junit, gate_markdown, gate_table
 from profiler.models import get_model, model_options_from_flags
 from profiler.redact import command_line
 from profiler.report.console import TerminalProgress, plain_console, print_summary, stderr_console
-from profiler.results import Constraints, Results, load_results
+from profiler.results import Constraints, Results
 from profiler.results.schema import to_data
+from profiler.review.config import load_thresholds
+from profiler.review.decision import Thresholds, parse_config
+from profiler.review.measure import GateSpec
+from profiler.review.outputs import gate_json, gate_junit, gate_markdown, gate_table
 from profiler.run.options import DEFAULT_RECORDS, RunOptions, positive
 from profiler.run.output import check_file, claim_folder
 from profiler.run.plan import parse_concurrency, parse_models
@@ -102,18 +101,6 @@ def default_out_dir(workload_name: str) -> Path:
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", workload_name).strip("-") or "workload"
     return Path("reports") / f"{safe}-{stamp}"
-
-
-def export_workload_env(dsn: str | None, records: int | None, total: int | None,
-                        db_max_connections: int | None = None) -> None:
-    """Hand run settings to the workload through its environment (children inherit it)."""
-    if db_max_connections is not None and db_max_connections < 4:
-        raise ConcurError(f"--db-max-connections must be ≥ 4 (3 are reserved for superusers), "
-                          f"not {db_max_connections}")
-    for key, value in (("CONCUR_DSN", dsn), ("CONCUR_RECORDS", records), ("CONCUR_TOTAL", total),
-                       ("CONCUR_DB_MAX_CONNECTIONS", db_max_connections)):
-        if value is not None:
-            os.environ[key] = str(value)
 
 
 def all_failed(results: Results) -> bool:
@@ -173,7 +160,7 @@ class RunFlags:
                           else self.json_path),
             command=command_line(["concur", *sys.argv[1:]]),
             attribution=self.attribution, attribution_dir=str(out_dir),
-            validate_records=self.validate,
+            validate_records=self.validate, dsn=self.dsn, db_max_connections=self.db_max_connections,
         )
 
 
@@ -195,12 +182,10 @@ def run(flags: RunFlags) -> None:
     with contextlib.ExitStack() as stack:
         if writes_folder:  # checked and locked before the first trial
             stack.enter_context(claim_folder(out_dir))
-        export_workload_env(dsn=flags.dsn, records=flags.records, total=flags.total,
-                            db_max_connections=flags.db_max_connections)
         console = stderr_console() if to_stdout else plain_console()  # stdout holds only the JSON
         budget = options.budget_s if options.concurrency is None else None
         with TerminalProgress(stderr_console(), quiet=flags.quiet, budget_s=budget) as progress:
-            results = profile(flags.target, options, progress)
+            results = api.profile(flags.target, options, progress)
         print_summary(console, results)
         if not flags.no_report:
             # matplotlib loads only when a report is drawn
@@ -237,7 +222,7 @@ def report(
     """Re-render a saved results.json as a report (HTML, PNG, markdown); no re-run."""
     from profiler.report.html import render_report  # matplotlib loads only when a report is drawn
 
-    results = load_results(results_file)
+    results = api.load_results(results_file)
     with claim_folder(out or results_file.parent):
         index = render_report(results, out or results_file.parent,
                               source_dir=results_file.parent).resolve()
@@ -252,24 +237,37 @@ def compare(
     baseline: Annotated[Path, typer.Argument(help="results.json of the baseline run.")],
     candidate: Annotated[Path, typer.Argument(help="results.json of the candidate run.")],
     out: Out = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the comparison as JSON here (verdict, each side, every delta with its interval); '-' prints it to stdout, and everything else goes to stderr.")] = None,
+    no_report: NoReport = False,
     open: Open = False,
 ) -> None:
     """Compare two runs: which is faster beyond the noise, and at what cost.
 
     Prints the verdict and one line per metric, and warns when the runs measured different
-    targets, databases or machines."""
-    from profiler.report.compare import render_compare  # matplotlib loads only when drawn
-
-    a, b = load_results(baseline), load_results(candidate)
-    with claim_folder(out or default_out_dir("compare")) as out_dir:
-        outcome = render_compare(a, b, out_dir)
-    console = plain_console()
+    targets, databases or machines. Exit codes: 0 compared (whichever is faster: it is a
+    report, not a gate; use `concur gate` to fail on a slowdown), 2 a file is missing or
+    not a concur results file."""
+    if json_out is not None and not is_stdout(json_out):
+        check_file(json_out, "--json")
+    a, b = api.load_results(baseline), api.load_results(candidate)
+    outcome = api.compare(a, b)
+    to_stdout = is_stdout(json_out)
+    console = stderr_console() if to_stdout else plain_console()  # stdout holds only the JSON
     for line in outcome.lines():
         console.print(line, markup=False)
-    index = Path(outcome.index_path or out_dir).resolve()
-    console.print(f"report: {index}")
-    if open:
-        open_report(index, console)
+    if not no_report:
+        from profiler.report.compare import render_compare  # matplotlib loads only when drawn
+
+        with claim_folder(out or default_out_dir("compare")) as out_dir:
+            index = render_compare(outcome, a, b, out_dir).resolve()
+        console.print(f"report: {index}", markup=False)
+        if open:
+            open_report(index, console)
+    text = json.dumps(outcome.to_dict(), indent=1)
+    if to_stdout:
+        sys.stdout.write(text + "\n")
+    elif json_out is not None:
+        write_atomic(json_out, text + "\n")
 
 
 # ---------------------------------------------------------------- gate
@@ -315,7 +313,7 @@ class GateFlags:
                         parse_config(self.candidate_config), repeats=self.repeat,
                         budget_s=self.budget, records=self.records,
                         models=parse_models(self.models), timeout_s=self.timeout,
-                        total=self.total)
+                        total=self.total, dsn=self.dsn, db_max_connections=self.db_max_connections)
 
 
 @command(app, GateFlags)
@@ -338,17 +336,8 @@ def gate(flags: GateFlags) -> None:
 
 def _gate(flags: GateFlags, thresholds: Thresholds, source: str, spec: GateSpec,
           out_dir: Path | None) -> None:
-    export_workload_env(dsn=flags.dsn, records=None, total=flags.total,
-                        db_max_connections=flags.db_max_connections)
     with TerminalProgress(stderr_console(), quiet=flags.quiet) as progress:
-        a, b, chosen = measure_sides(spec, progress)
-    pins = {"baseline": spec.baseline_config, "candidate": spec.candidate_config}
-    outcome = judge(a, b, thresholds, source,
-                    configs=(chosen["baseline"].key if "baseline" in chosen else pins["baseline"],
-                             chosen["candidate"].key if "candidate" in chosen else pins["candidate"]),
-                    chosen_by=(chosen["baseline"].how if "baseline" in chosen else "",
-                               chosen["candidate"].how if "candidate" in chosen else ""),
-                    total=spec.total)
+        outcome = api.run_gate(spec, thresholds, source, progress)
     to_stdout = is_stdout(flags.json_out)
     console = stderr_console() if to_stdout else plain_console()  # stdout holds only the JSON
     if outcome.story is not None:
@@ -363,8 +352,10 @@ def _gate(flags: GateFlags, thresholds: Thresholds, source: str, spec: GateSpec,
         # matplotlib loads only when a report is drawn
         from profiler.report.compare import render_compare
 
-        compared = render_compare(a, b, out_dir, headline=outcome.verdict())
-        console.print(f"report: {Path(compared.index_path or '.').resolve()}")
+        assert outcome.compared is not None and outcome.runs is not None
+        index = render_compare(outcome.compared, *outcome.runs, out_dir, headline=outcome.verdict(),
+                               title="concur gate")
+        console.print(f"report: {index.resolve()}", markup=False)
     if to_stdout:
         sys.stdout.write(gate_json(outcome).rstrip("\n") + "\n")
     if not outcome.passed:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import math
 from html.parser import HTMLParser
 
+from profiler.analysis.standings import table
 from profiler.results import Environment, Results, Skipped, SweepEvent, Trial, WorkloadInfo
+from tests import factory
 
 RECOMMENDED_SENTENCE = (
     "I/O-bound: run it with threads × 8 (320 records/s, 6.4× sequential); "
@@ -40,17 +42,17 @@ def make_trial(model: str, n: int, repeat: int, rps: float, cpu_util: float | No
                conns: int | None, lag50: float | None, lag99: float | None,
                status: str = "ok", records: int = RECORDS) -> Trial:
     if status != "ok":
-        return Trial(model=model, concurrency=n, repeat=repeat, records=records, errors=0,
-                     wall_s=1.5, throughput_rps=rps, status=status,
-                     status_detail="worker process died (signal 11)" if status == "crashed"
-                     else "killed after --timeout 1.5 s")
+        return factory.make_trial(model, n, repeat=repeat, records=records, wall_s=1.5,
+                                  throughput_rps=rps, cpu_util=None, workers=1, status=status,
+                                  status_detail="worker process died (signal 11)" if status == "crashed"
+                                  else "killed after --timeout 1.5 s")
     wall = records / rps
     workers = 1 if model in ("asyncio", "uvloop") else max(n, 1)
     cpu = (cpu_util or 0.0) * wall
     is_loop = model in ("asyncio", "uvloop")
     errors = 3 if n == 0 else 0
-    return Trial(
-        model=model, concurrency=n, repeat=repeat, records=records, errors=errors, wall_s=wall,
+    return factory.make_trial(
+        model, n, repeat=repeat, records=records, errors=errors, wall_s=wall,
         throughput_rps=rps, cpu_user_s=cpu * 0.8, cpu_system_s=cpu * 0.2, cpu_util=cpu_util,
         rss_peak_bytes=int((40 + 0.2 * (conns or 0)) * 1024 * 1024),
         threads_peak=workers + 2, fds_peak=(conns or 0) + 6, connections_peak=conns,
@@ -131,12 +133,12 @@ def verdict_sections() -> dict:
 
 def make_results(*, verdict: bool = True, samples: bool = True) -> Results:
     trials = [make_trial(*row[:8], status=row[8]) for row in _ROWS]
-    results = Results(
+    results = factory.make_results(
+        *trials,
         workload=WorkloadInfo(name="orders-batch", target="scenarios/db_batch.py:workload",
                               records_per_trial=RECORDS, total_records=300000),
         environment=Environment(python="3.11.9", implementation="CPython", cpu_count=2,
                                 gil_enabled=True, platform="Linux-6.1-x86_64"),
-        trials=trials,
         samples=[make_samples(i, t) for i, t in enumerate(trials) if t.status == "ok"] if samples else [],
         skipped=[Skipped(model="dask", concurrency=None, reason="dask is not installed")],
         sweep_log=[
@@ -150,6 +152,7 @@ def make_results(*, verdict: bool = True, samples: bool = True) -> Results:
     )
     if verdict:
         results = Results.from_dict({**results.to_dict(), **verdict_sections()})
+    table(results)
     return results
 
 
@@ -163,6 +166,7 @@ def make_compare_run(repeats: list[float], *, cpu_util: float = 0.9, conns: int 
         for r, rps in enumerate(repeats)
     ]
     results.samples = [make_samples(i, t) for i, t in enumerate(results.trials)]
+    table(results)
     return results
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from profiler.analysis.configs import group_configs
 from profiler.analysis.recommend import recommend
 from profiler.analysis.sanity import trial_reasons
-from tests.analysis_helpers import make_results, make_trial
+from profiler.analysis.standings import table
+from tests.factory import make_results, make_trial
 
 
 def asyncpg_pool_of_ten():
@@ -77,7 +77,7 @@ def test_a_suspect_trial_is_left_out_once_a_clean_re_measurement_exists():
         make_trial("sequential", 1, throughput_rps=100.0),
         make_trial("threads", 2, throughput_rps=300.0, suspect="3.00× sequential's throughput"),
         make_trial("threads", 2, throughput_rps=190.0, repeat=1))
-    (threads,) = [c for c in group_configs(results) if c.model == "threads"]
+    (threads,) = [c for c in table(results).configs if c.model == "threads"]
     assert threads.throughputs == [190.0]
     assert not any("suspect" in w for w in recommend(results).warnings)
 
@@ -87,7 +87,7 @@ def test_a_suspect_trial_that_persisted_stays_and_is_named():
         make_trial("sequential", 1, throughput_rps=100.0),
         make_trial("threads", 2, throughput_rps=300.0, suspect="3.00× sequential's throughput"),
         make_trial("threads", 2, throughput_rps=290.0, repeat=1, suspect="2.90×"))
-    (threads,) = [c for c in group_configs(results) if c.model == "threads"]
+    (threads,) = [c for c in table(results).configs if c.model == "threads"]
     assert threads.throughputs == [300.0, 290.0]
     assert any("re-measured with a longer window and it persisted" in w
                for w in recommend(results).warnings)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from profiler.analysis.classify import classify
-from tests.analysis_helpers import make_results, make_trial
+from tests.factory import make_results, make_trial
 
 
 def seq(cpu_fraction: float, **kw):

@@ -6,7 +6,7 @@ import pytest
 
 from profiler.analysis.decompose import decompose
 from profiler.results.schema import to_data
-from tests.analysis_helpers import make_trial
+from tests.factory import make_trial
 
 
 def trial(workers: int, wall_s: float, cpu_s: float | None, runqueue_s: float | None):

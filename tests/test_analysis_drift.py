@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from profiler.analysis.configs import group_configs
 from profiler.analysis.predict import config_drift, predict, significant_drift
+from profiler.analysis.standings import table
 from profiler.measure.drift import drift, throughput_series
 from profiler.results import Validation
 from profiler.stats import slope_interval
-from tests.analysis_helpers import make_results, make_trial, repeats
+from tests.factory import make_results, make_trial, repeats
 
 FALLING = [1100.0, 1000.0, 960.0, 920.0, 880.0, 840.0, 800.0, 760.0, 720.0, 500.0]
 STEADY = [700.0, 810.0, 790.0, 805.0, 800.0, 795.0, 810.0, 790.0, 800.0, 600.0]
@@ -55,7 +55,7 @@ def test_only_a_significant_drift_of_five_percent_or_more_counts():
 def test_a_drifting_configuration_widens_its_prediction_in_the_drift_direction():
     results = make_results(make_trial("sequential", 1, throughput_rps=100.0),
                            trial_with(FALLING), trial_with(FALLING, repeat=1))
-    c_drift = config_drift(next(c for c in group_configs(results) if c.model == "threads"))
+    c_drift = config_drift(next(c for c in table(results).configs if c.model == "threads"))
     row = next(r for r in predict(results, 80_000).rows if r.model == "threads")
     assert row.drift == pytest.approx(c_drift)
     assert row.wall_s == pytest.approx(100.0)

@@ -10,7 +10,7 @@ from profiler.analysis import analyse
 from profiler.analysis.predict import predict
 from profiler.errors import ConfigError
 from profiler.results import Recommendation
-from tests.analysis_helpers import make_results, make_trial, repeats
+from tests.factory import make_results, make_trial, repeats
 
 TOTAL = 300_000
 T_975_2DF = 4.302652729911275  # Student's t, 97.5th percentile, 2 degrees of freedom

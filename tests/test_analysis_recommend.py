@@ -8,7 +8,7 @@ from profiler.analysis.recommend import recommend
 from profiler.errors import ConfigError
 from profiler.results import Constraints, Exclusion, Skipped
 from profiler.results.schema import to_data
-from tests.analysis_helpers import make_results, make_trial, repeats
+from tests.factory import make_results, make_trial, repeats
 
 MIB = 2**20
 

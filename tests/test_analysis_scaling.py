@@ -8,7 +8,7 @@ import pytest
 
 from profiler.analysis.scaling import fit_scaling, fit_usl, usl
 from profiler.results import ScalingPoint
-from tests.analysis_helpers import make_results, make_trial
+from tests.factory import make_results, make_trial
 
 NS = (1, 2, 4, 8, 16, 32, 64)
 

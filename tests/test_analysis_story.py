@@ -7,10 +7,10 @@ import json
 import pytest
 
 from profiler.analysis import analyse
-from profiler.analysis.configs import Config
-from profiler.analysis.story import full_batch_s, story_of, tell
-from profiler.results import Attribution, load_results
-from tests.analysis_helpers import make_results, make_trial
+from profiler.analysis.story import story_of, tell
+from profiler.results import Attribution, Config, load_results
+from profiler.results.standings import full_batch_s
+from tests.factory import make_results, make_trial
 
 STORY_SIDE_KEYS = {"config", "rps", "batch_s", "db_sessions_peak", "db_refused",
                    "cpu_per_record_ms", "loop_lag_p99_ms", "error_rate"}

@@ -9,7 +9,7 @@ from profiler.models import simplicity_order
 from profiler.report.console import verdict_lines
 from profiler.results import Constraints, Results
 from profiler.results.schema import to_data
-from tests.analysis_helpers import make_results, make_trial
+from tests.factory import make_results, make_trial
 
 
 def batch_job():

@@ -30,8 +30,8 @@ from profiler.models.celery.metrics import (
 )
 from profiler.models.celery.options import broker_reason, celery_options, redact
 from profiler.results import Trial
-from tests.analysis_helpers import make_results, make_trial
 from tests.conftest import run_cli
+from tests.factory import make_results, make_trial
 
 pytest.importorskip("celery")
 

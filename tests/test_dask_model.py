@@ -26,8 +26,8 @@ from profiler.models import model_options_from_flags
 from profiler.models.dask.metrics import task_metrics
 from profiler.models.dask.options import dask_options
 from profiler.results import Trial
-from tests.analysis_helpers import make_results, make_trial
 from tests.conftest import target
+from tests.factory import make_results, make_trial
 
 pytest.importorskip("distributed")
 

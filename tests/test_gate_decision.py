@@ -6,11 +6,12 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from profiler.analysis.compare import Side
 from profiler.errors import ConfigError
-from profiler.gate.config import load_thresholds
-from profiler.gate.decision import Side, Thresholds, evaluate, parse_config, side_from_results
-from profiler.gate.outputs import gate_junit, gate_markdown
 from profiler.results import Environment, Results, Trial, WorkloadInfo
+from profiler.review.config import load_thresholds
+from profiler.review.decision import Thresholds, evaluate, parse_config, side_from_results
+from profiler.review.outputs import gate_junit, gate_markdown
 from profiler.stats import compare
 
 

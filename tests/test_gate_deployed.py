@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from profiler.analysis.compare import Side
 from profiler.errors import ConfigError, WorkloadError
-from profiler.gate.decision import Side, Thresholds, evaluate
-from profiler.gate.measure import choose_config, deployed_models
+from profiler.review.decision import Thresholds, evaluate
+from profiler.review.measure import choose_config, deployed_models
 from profiler.run.options import RunOptions
 from profiler.run.prepare import prepare
 from profiler.workload import Workload

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from profiler.report.compare import METRICS, render_compare
+from profiler.analysis.compare import METRICS, compare_runs
+from profiler.report.compare import render_compare
 from profiler.results import load_results
 from tests.report_fixtures import Page, is_local_reference, make_compare_run
+
+
+def render(a, b, out_dir, labels=("baseline", "candidate")):
+    """Judge two runs (`analysis.compare`) and render them; the outcome and the index page."""
+    outcome = compare_runs(a, b, labels)
+    return outcome, render_compare(outcome, a, b, out_dir)
 
 
 @pytest.fixture
@@ -16,7 +23,7 @@ def no_plots(monkeypatch):
 
 
 def test_a_clearly_faster_candidate_wins(tmp_path, no_plots):
-    out = render_compare(make_compare_run([300, 305, 310]), make_compare_run([450, 455, 460]), tmp_path)
+    out, index = render(make_compare_run([300, 305, 310]), make_compare_run([450, 455, 460]), tmp_path)
     thr = out.delta("throughput")
     assert out.winner == "candidate" and not out.within_noise
     assert thr.better == "candidate" and thr.change_pct == pytest.approx(455 / 305 - 1)
@@ -26,21 +33,21 @@ def test_a_clearly_faster_candidate_wins(tmp_path, no_plots):
 
 def test_a_one_percent_difference_with_wide_repeats_is_within_noise(tmp_path, no_plots):
     base, cand = [250.0, 300.0, 350.0], [252.5, 303.0, 353.5]  # +1 %, spread ±17 %
-    out = render_compare(make_compare_run(base), make_compare_run(cand), tmp_path)
+    out, index = render(make_compare_run(base), make_compare_run(cand), tmp_path)
     assert out.winner is None and out.within_noise
     assert out.delta("throughput").within_noise
     assert out.verdict.startswith("No clear winner")
-    assert "within noise" in Page(out.index_path.read_text(encoding="utf-8")).text
+    assert "within noise" in Page(index.read_text(encoding="utf-8")).text
 
 
 def test_a_slower_candidate_loses(tmp_path, no_plots):
-    out = render_compare(make_compare_run([400, 402, 404]), make_compare_run([300, 301, 302]), tmp_path)
+    out, index = render(make_compare_run([400, 402, 404]), make_compare_run([300, 301, 302]), tmp_path)
     assert out.winner == "baseline"
     assert out.verdict.startswith("Candidate is slower")
 
 
 def test_a_single_repeat_claims_no_winner_and_says_the_noise_is_unknown(tmp_path, no_plots):
-    out = render_compare(make_compare_run([300]), make_compare_run([400]), tmp_path)
+    out, index = render(make_compare_run([300]), make_compare_run([400]), tmp_path)
     assert out.winner is None
     assert out.delta("throughput").within_noise is None
     assert "one repeat on a side, so the noise is unknown" in out.verdict
@@ -50,7 +57,7 @@ def test_a_single_repeat_claims_no_winner_and_says_the_noise_is_unknown(tmp_path
 def test_resource_deltas_are_reported_and_a_costly_winner_is_named(tmp_path, no_plots):
     base = make_compare_run([300, 305, 310], conns=8)
     cand = make_compare_run([450, 455, 460], conns=400, lag99=120.0, model="asyncio", n=64)
-    out = render_compare(base, cand, tmp_path)
+    out, index = render(base, cand, tmp_path)
     assert [d.key for d in out.deltas] == [m.key for m in METRICS] + ["full_batch"]  # --total given
     conns = out.delta("connections_peak")
     assert (conns.baseline, conns.candidate, conns.better) == (8, 400, "baseline")
@@ -62,9 +69,9 @@ def test_resource_deltas_are_reported_and_a_costly_winner_is_named(tmp_path, no_
 
 def test_compare_report_files(tmp_path):
     a, b = make_compare_run([300, 305, 310]), make_compare_run([450, 455, 460])
-    out = render_compare(a, b, tmp_path, labels=("main", "PR #12"))
-    page = Page(out.index_path.read_text(encoding="utf-8"))
-    assert out.index_path == tmp_path / "index.html"
+    out, index = render(a, b, tmp_path, labels=("main", "PR #12"))
+    page = Page(index.read_text(encoding="utf-8"))
+    assert index == tmp_path / "index.html"
     assert "PR #12 better" in page.text and out.winner == "PR #12"
     assert page.rows["deltas"] == len(METRICS) + 1  # and the full batch: the runs have a total
     assert page.rows["trials-main"] == len(a.trials) and page.rows["trials-PR-12"] == len(b.trials)
@@ -80,13 +87,13 @@ def test_compare_with_a_run_that_has_no_successful_trial(tmp_path, no_plots):
     broken = make_compare_run([300])
     for t in broken.trials:
         t.status = "crashed"
-    out = render_compare(make_compare_run([300, 310]), broken, tmp_path)
+    out, index = render(make_compare_run([300, 310]), broken, tmp_path)
     assert out.winner is None and out.verdict.startswith("No comparison")
-    assert out.index_path.is_file()
+    assert index.is_file()
 
 
 def test_different_environments_are_flagged(tmp_path, no_plots):
     b = make_compare_run([450, 455, 460])
     b.environment.cpu_count = 16
-    out = render_compare(make_compare_run([300, 305, 310]), b, tmp_path)
-    assert "Different environments (2 vs 16 cores" in Page(out.index_path.read_text(encoding="utf-8")).text
+    out, index = render(make_compare_run([300, 305, 310]), b, tmp_path)
+    assert "Different environments (2 vs 16 cores" in Page(index.read_text(encoding="utf-8")).text

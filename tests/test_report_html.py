@@ -7,6 +7,7 @@ import re
 import pytest
 
 from profiler import format as fmt
+from profiler.analysis.standings import table
 from profiler.errors import ResultsError
 from profiler.report.html import render_report, render_template
 from profiler.report.markdown import summary_markdown
@@ -129,6 +130,7 @@ def test_rerender_removes_a_plot_that_no_longer_has_data(tmp_path):
 def test_results_with_no_trials_render_every_plot_as_a_note(tmp_path):
     results = make_results(verdict=False)
     results.trials, results.samples = [], []
+    table(results)
     page = Page(render_report(results, tmp_path).read_text(encoding="utf-8"))
     assert page.imgs == []
     assert page.text.count("not drawn") == len(PLOTS)

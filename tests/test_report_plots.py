@@ -6,6 +6,7 @@ import pytest
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from profiler.analysis.standings import table
 from profiler.report.plots import (
     PLOTS,
     NoData,
@@ -110,6 +111,7 @@ def test_no_successful_trial_means_no_data_for_every_plot(spec):
     results = make_results(verdict=False)
     for t in results.trials:
         t.status = "crashed"
+    table(results)
     with pytest.raises(NoData):
         spec.make(results)
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 
 from profiler.analysis import analyse
+from profiler.analysis.compare import compare_runs
 from profiler.report.compare import render_compare
 from profiler.report.console import plain_console, print_summary
 from profiler.report.html import render_report
 from profiler.results import Results
-from tests.analysis_helpers import make_results, make_trial
+from tests.factory import make_results, make_trial
 from tests.report_fixtures import Page
 from tests.test_analysis_story import seed_run
 
@@ -64,7 +65,8 @@ def test_a_compare_of_the_job_and_its_rewrite_tells_the_story_and_the_batch_diff
         make_trial("asyncio", 0, throughput_rps=62.0, repeat=1, db_connections_peak=96,
                    db_refused=880, errors=880, loop_lag_p99_ms=700.0),
         total_records=300_000)
-    out = render_compare(pool, rewrite, tmp_path)
+    out = compare_runs(pool, rewrite)
+    index = render_compare(out, pool, rewrite, tmp_path)
     assert out.story is not None
     assert out.lines()[0] == out.story.headline
     # 300,000 records at the means of 61 and 610 records/s
@@ -74,7 +76,7 @@ def test_a_compare_of_the_job_and_its_rewrite_tells_the_story_and_the_batch_diff
     batch = out.delta("full_batch")
     assert batch.change.endswith("(+1 h 13 min)") and batch.better == "baseline"
     assert out.delta("db_refused").candidate == 890
-    html = out.index_path.read_text(encoding="utf-8")
+    html = index.read_text(encoding="utf-8")
     assert html.index('id="story"') < html.index('id="verdict"')
     assert (tmp_path / "summary.md").read_text(encoding="utf-8").splitlines()[2] == (
         f"**{out.story.headline}**")

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 
 from profiler.analysis import analyse
+from profiler.api import load_results
 from profiler.errors import ResultsError
 from profiler.report.html import render_report
-from profiler.results import SCHEMA_VERSION, load_results
+from profiler.results import SCHEMA_VERSION
 from tests.report_fixtures import Page, make_results
 
 V1 = Path(__file__).parent / "data" / "results_v1.json"
@@ -43,7 +44,7 @@ SWEEP_EVENT = {"t_s", "event", "model", "concurrency", "message"}
 def test_the_version_1_names_are_all_still_written(tmp_path):
     results = analyse(make_results(verdict=False), total_records=300_000)
     data = json.loads(results.save(tmp_path / "results.json").read_text())
-    assert data["schema_version"] == SCHEMA_VERSION == 2
+    assert data["schema_version"] == SCHEMA_VERSION == 3
     assert TOP_LEVEL <= set(data)
     assert all(TRIAL <= set(t) for t in data["trials"])
     assert CLASSIFICATION <= set(data["classification"])
@@ -65,7 +66,8 @@ def test_a_version_1_file_loads_and_renders(tmp_path):
     assert page.rows["trials"] == len(results.trials) == 19
     assert "Use processes×2 — 1.62× faster than sequential" in page.text
     saved = json.loads((tmp_path / "results.json").read_text())
-    assert saved["schema_version"] == 2  # re-rendering writes the current version
+    assert saved["schema_version"] == 3  # re-rendering writes the current version, standings too
+    assert saved["standings"][0]["label"] == "processes×2" and saved["standings"][0]["best"]
 
 
 @pytest.mark.parametrize(("edit", "message"), [

@@ -12,14 +12,13 @@ from profiler.measure.trial import TrialOutcome, TrialSpec
 from profiler.results import (
     SCHEMA_VERSION,
     TRIAL_COLUMNS,
-    Environment,
     Results,
     Skipped,
     SweepEvent,
     Trial,
-    WorkloadInfo,
     load_results,
 )
+from tests import factory
 
 DESIGN_TRIAL_FIELDS = """model, concurrency, repeat, records, errors, wall_s, throughput_rps, cpu_user_s,
 cpu_system_s, cpu_util, rss_peak_bytes, threads_peak, fds_peak, connections_peak,
@@ -28,14 +27,16 @@ latency_p99_ms, loop_lag_p50_ms, loop_lag_p99_ms, loop_lag_max_ms, tasks_peak"""
 
 
 def make_results() -> Results:
-    r = Results(WorkloadInfo("w", "w.py:h", 100), Environment("3.11.7", "CPython", 2, True, "Linux"))
-    r.trials.append(Trial("threads", 4, 0, 100, 2, 0.5, 196.0, 0.1, 0.02, 0.24, 2**25, 5, 10, 0,
-                          errors_by_type={"ValueError": 2}, error_messages={"ValueError": ["bad"]}))
-    r.trials.append(Trial("asyncio", 0, 0, 100, 0, 0.2, 500.0, loop_lag_p99_ms=1.5, tasks_peak=100,
-                          status="ok"))
+    r = factory.make_results(
+        factory.make_trial("threads", 4, records=100, errors=2, wall_s=0.5, throughput_rps=196.0,
+                           cpu_user_s=0.1, cpu_system_s=0.02, cpu_util=0.24, rss_peak_bytes=2**25,
+                           threads_peak=5, fds_peak=10, connections_peak=0,
+                           errors_by_type={"ValueError": 2}, error_messages={"ValueError": ["bad"]}),
+        factory.make_trial("asyncio", 0, records=100, wall_s=0.2, throughput_rps=500.0,
+                           cpu_util=None, loop_lag_p99_ms=1.5, tasks_peak=100),
+        cpu_count=2, skipped=[Skipped("processes", None, "records cannot be pickled")])
     r.samples.append({"trial": 0, "t_s": [0.05, 0.1], "cpu_util": [0.2, 0.3], "rss_bytes": [1, 2],
                       "threads": [5, 5], "fds": [9, 10], "connections": [0, 0]})
-    r.skipped.append(Skipped("processes", None, "records cannot be pickled"))
     r.sweep_log.append(SweepEvent(0.1, "climb", "threads", 4, "x"))
     return r
 

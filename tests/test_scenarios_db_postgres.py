@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from profiler.api import compare, load_results
 from profiler.measure.trial import TrialSpec, run_trial
-from profiler.results import load_results
 from tests.conftest import run_cli
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -164,7 +164,8 @@ def test_compare_tells_the_seed_story(pg, tmp_path: Path):
 
     pool = load_results(_run_json(tmp_path, "pool", "scenarios.db_batch:sync_pool", "threads", 8))
     naive = load_results(_run_json(tmp_path, "naive", "scenarios.db_batch:async_naive", "asyncio", 0))
-    outcome = render_compare(pool, naive, tmp_path / "compare")
+    outcome = compare(pool, naive)
+    render_compare(outcome, pool, naive, tmp_path / "compare")
     print("\n" + outcome.verdict)
     assert outcome.winner == "baseline"
     assert outcome.delta("throughput").candidate < outcome.delta("throughput").baseline
@@ -197,7 +198,8 @@ def test_gate_fails_the_naive_rewrite_naming_connections_and_slowdown(pg, tmp_pa
 
 def test_gate_verdict_on_the_pooled_rewrite_follows_its_recorded_figures(pg, tmp_path: Path):
     """Pass or fail is whatever the numbers say; the verdict must be the one those numbers give."""
-    from profiler.gate.decision import Side, Thresholds, evaluate
+    from profiler.analysis.compare import Side
+    from profiler.review.decision import Thresholds, evaluate
 
     code, data = _gate(tmp_path, "scenarios.db_batch:async_pool", "asyncio:8")
     again = evaluate(Side(**data["baseline"]), Side(**data["candidate"]),

@@ -114,6 +114,9 @@ def test_the_story_on_a_fresh_machine(fresh_machine, tmp_path: Path):
 
     results = load_results(tmp_path / "report" / "results.json")
     assert results.workload.service.startswith("embedded PostgreSQL")
+    first = results.standings.eligible[0]  # the judged table's first row is the verdict
+    assert (first.model, first.concurrency) == (results.recommendation.model,
+                                                results.recommendation.concurrency)
     story = results.story
     assert story is not None and story.total == 300_000
     b, r = story.baseline, story.rewrite

@@ -11,6 +11,7 @@ its parallelism, is rerun when a neighbour took one.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,10 @@ def labelled(tmp_path: Path, target: str, models: str, concurrency: str, records
     results = load_results(out)
     assert all(t.status == "ok" and t.errors == 0 for t in results.trials), [
         (t.label, t.status, t.errors_by_type) for t in results.trials]
+    # The file's table is the verdict's: its first eligible row is the recommendation.
+    first = next(row for row in json.loads(out.read_text())["standings"] if row["eligible"])
+    rec = results.recommendation
+    assert (first["model"], first["concurrency"], first["rank"]) == (rec.model, rec.concurrency, 1)
     return results
 
 

@@ -6,17 +6,14 @@ import math
 
 import pytest
 
-from profiler.analysis.configs import ranked
 from profiler.results import Constraints, Trial
 from profiler.run.climb import Climb, Stop, ceiling, jump_target, next_climb, records_for
-from tests.analysis_helpers import make_results
+from tests.factory import make_trial
 
 
-def trial(n: int, rps: float, **kw) -> Trial:
-    base = dict(model="threads", concurrency=n, repeat=0, records=100, errors=0, wall_s=1.0,
-                throughput_rps=rps)
-    base.update(kw)
-    return Trial(**base)
+def trial(n: int, rps: float, model: str = "threads", **kw) -> Trial:
+    return make_trial(model, n, throughput_rps=rps, records=100, wall_s=1.0,
+                      **{"cpu_util": None, **kw})
 
 
 def test_climb_doubles_while_throughput_doubles_and_stops_at_the_cap():
@@ -86,18 +83,6 @@ def test_records_for_sizes_to_the_target_time_within_bounds():
     assert records_for(1.0, 5.0, 4, None) == 20  # never fewer than MIN_RECORDS
     assert records_for(1.0, 10.0, 64, None) == 256  # enough to keep 64 workers busy
     assert records_for(1.0, 1e9, 1, 300) == 300  # capped by the input file's rows
-
-
-def test_leaders_rank_by_mean_throughput_and_skip_erroring_ones():
-    results = make_results(trial(2, 100), trial(4, 300), trial(4, 280), trial(8, 500, errors=50),
-                           trial(16, 250, model="asyncio"))
-    assert [c.key for c in ranked_configs(results)[:2]] == [("threads", 4), ("asyncio", 16)]
-
-
-def ranked_configs(results):
-    from profiler.analysis.configs import group_configs
-
-    return ranked(group_configs(results))
 
 
 def started(model: str, points: list[tuple[int, float]], cap: int = 256, stop=None) -> Climb:

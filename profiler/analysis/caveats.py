@@ -13,10 +13,10 @@ from collections.abc import Callable
 
 from profiler import format as fmt
 from profiler.analysis.cluster import dask_warnings
-from profiler.analysis.configs import Config, concurrency_key, find_config
 from profiler.analysis.queue import queue_warnings
 from profiler.analysis.sanity import config_reasons, cpu_impossible
-from profiler.results import Constraints, Results
+from profiler.results import Config, Results, Standings
+from profiler.results.standings import concurrency_key
 
 CONNECTION_GROWTH = 4.0  # highest-N connections ≥ this × lowest-N: warn
 MEMORY_GROWTH = 2.0  # highest-N peak RSS > this × lowest-N: warn
@@ -31,8 +31,9 @@ STATUS_WORDS = {"crashed": "crashed", "timeout": "timed out", "failed": "failed 
                 "over-memory": "was killed over the memory limit"}
 
 
-def choice_warnings(results: Results, configs: list[Config], choice: Config) -> list[str]:
+def choice_warnings(results: Results, s: Standings, choice: Config) -> list[str]:
     """Warnings about the recommended configuration itself: first, they matter most."""
+    configs = list(s.configs)
     out: list[str] = []
     cpu = choice.mean_of("cpu_util")
     cpu_count = results.environment.cpu_count
@@ -67,12 +68,11 @@ def choice_warnings(results: Results, configs: list[Config], choice: Config) -> 
     return out
 
 
-def run_warnings(
-    results: Results, configs: list[Config], k: Constraints, choice: Config | None = None
-) -> list[str]:
+def run_warnings(results: Results, s: Standings, choice: Config | None = None) -> list[str]:
     """Warnings about the whole run; the choice's own noise is in `choice_warnings`."""
+    configs, k = list(s.configs), s.constraints
     out: list[str] = []
-    out += _suspects(results, configs)
+    out += _suspects(results, s)
     capped = {model: sentence for model in dict.fromkeys(c.model for c in configs)
               if (sentence := capped_sessions([c for c in configs if c.model == model]))}
     out += list(capped.values())
@@ -175,12 +175,11 @@ def capped_sessions(same_model: list[Config]) -> str | None:
             "limit (if the server can take it) to go faster")
 
 
-def _suspects(results: Results, configs: list[Config]) -> list[str]:
+def _suspects(results: Results, s: Standings) -> list[str]:
     """Configurations whose numbers cannot be right (`analysis.sanity`), with the reason."""
-    sequential = find_config(configs, "sequential")
-    seq_rps = sequential.throughput_rps if sequential is not None else None
+    seq_rps = s.sequential.throughput_rps if s.sequential is not None else None
     out = []
-    for c in configs:
+    for c in s.configs:
         why = config_reasons(c, seq_rps, results.environment.cpu_count)
         if not why:
             continue

@@ -28,8 +28,9 @@ import statistics
 from dataclasses import dataclass
 
 from profiler import format as fmt
-from profiler.analysis.configs import Config, concurrency_key, group_configs
-from profiler.results import Classification, Results, Trial
+from profiler.analysis.standings import table
+from profiler.results import Classification, Config, Results, Trial
+from profiler.results.standings import SUSPECT, concurrency_key
 from profiler.stats import coefficient_of_variation, single_spread
 
 CPU_BOUND_AT = 0.70  # cpu_fraction at or above: CPU-bound
@@ -96,7 +97,8 @@ def classify(results: Results) -> Classification:
         evidence.append(_borderline_sentence(readings, cpu_fraction, noise,
                                              results.environment.cpu_count))
 
-    configs = group_configs(results)
+    # Scaling evidence from every configuration but those whose reading was never confirmed.
+    configs = [r.config for r in table(results).rows if r.kind != SUSPECT]
     base_rps = statistics.fmean(t.throughput_rps for t in trials)
     refinements: list[str] = []
     if base_rps > 0:
@@ -140,10 +142,10 @@ def _choose_basis(results: Results) -> tuple[list[int] | None, list[str], str]:
         return None, [], "no trial completed, so there is nothing to classify"
 
     sequential = [(i, t) for i, t in ok if t.model == "sequential"]
-    usable = [i for i, t in sequential if _unusable(t) is None]
-    clean = [i for i in usable if not results.trials[i].suspect]  # as configs.group_configs
+    counted = table(results).sequential  # its clean repeats, or its suspect ones when none is clean
+    usable = [i for i in (counted.indices if counted else ()) if _unusable(results.trials[i]) is None]
     if usable:
-        return clean or usable, [], ""
+        return usable, [], ""
 
     if sequential:
         why_not = f"sequential trial unusable: {_unusable(sequential[0][1])}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from profiler import format as fmt
-from profiler.analysis.configs import Config
+from profiler.results import Config
 
 DASK_OVERHEAD_DOMINATES = 1.0  # per-task overhead ≥ this × per-task compute: warn
 DASK_TARGET_OVERHEAD = 0.10  # the chunk we suggest keeps overhead near this share of a task

@@ -21,9 +21,9 @@ from __future__ import annotations
 import statistics
 
 from profiler import format as fmt
-from profiler.analysis.configs import Config, group_configs
+from profiler.analysis.standings import table
 from profiler.errors import ConfigError
-from profiler.results import PredictionRow, Predictions, Results, Trial, Validation
+from profiler.results import Config, PredictionRow, Predictions, Results, Trial, Validation
 from profiler.stats import CONFIDENCE, mean_interval, slope_interval
 
 DRIFT_MIN = 0.05  # a smaller change within a trial is not worth widening for
@@ -38,7 +38,7 @@ def predict(results: Results, total_records: int) -> Predictions:
     rec = results.recommendation
     validation = results.validation
     rows = []
-    for c in group_configs(results):
+    for c in table(results).configs:
         checked = (validation if validation is not None and validation.status == "ok"
                    and validation.throughput_rps and (validation.model, validation.concurrency) == c.key
                    else None)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from profiler import format as fmt
 from profiler.analysis.cluster import suggested_chunk
-from profiler.analysis.configs import Config
+from profiler.results import Config
 
 QUEUE_MODEL = "celery"
 OVERHEAD_DOMINATES = 1.0  # per-task overhead ≥ this × the work in a task: warn

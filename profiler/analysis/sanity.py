@@ -11,7 +11,7 @@ Three readings are impossible or untrustworthy on their face:
 
 The sweep re-measures a trial that trips one (longer window, and sequential again when a
 speedup is at stake), marks the first one `suspect` and keeps it out of its
-configuration when the re-measurement is clean (`configs.group_configs`). When it
+configuration when the re-measurement is clean (`analysis.standings`). When it
 persists, the caveats say so with the reason: an impossible number is never printed
 silently. Pure functions over numbers, used by the sweep and by the caveats.
 """
@@ -21,8 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from profiler import format as fmt
-from profiler.analysis.configs import Config
-from profiler.results import Trial
+from profiler.results import Config, Trial
 
 SPEEDUP_SLACK = 1.15
 CPU_SLACK = 1.05

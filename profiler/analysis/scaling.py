@@ -19,11 +19,10 @@ not a curve, and gets no entry.
 from __future__ import annotations
 
 import math
-import statistics
 import warnings
 from typing import Any
 
-from profiler.analysis.configs import group_configs
+from profiler.analysis.standings import table
 from profiler.models import MODELS
 from profiler.results import Results, ScalingFit, ScalingPoint
 
@@ -41,9 +40,9 @@ def usl(n: Any, lambda_rps: float, sigma: float, kappa: float) -> Any:
 
 def fit_scaling(results: Results) -> dict[str, ScalingFit]:
     """{model: fit} for every non-sequential model with an ok trial (see `fit_usl`)."""
-    configs = group_configs(results)
-    sequential = [c for c in configs if c.model == "sequential"]
-    seq_rps = statistics.fmean(x for c in sequential for x in c.throughputs) if sequential else None
+    s = table(results)
+    configs = s.configs
+    sequential = s.sequential
 
     section: dict[str, ScalingFit] = {}
     for model in dict.fromkeys(c.model for c in configs if c.model != "sequential"):
@@ -51,8 +50,8 @@ def fit_scaling(results: Results) -> dict[str, ScalingFit]:
                   for c in configs if c.model == model and c.concurrency >= 1]
         has_one = any(p.concurrency == 1 for p in points)
         known = MODELS.get(model)
-        if known is not None and known.same_as_sequential_at_one and not has_one and seq_rps is not None:
-            points.insert(0, ScalingPoint(1, seq_rps, sum(c.repeats for c in sequential), True))
+        if known is not None and known.same_as_sequential_at_one and not has_one and sequential is not None:
+            points.insert(0, ScalingPoint(1, sequential.throughput_rps, sequential.repeats, True))
         fit = fit_usl(points)
         if fit.status != "ok" and any(c.model == model and c.concurrency == 0 for c in configs):
             fit.message += "; unbounded runs (N = 0) have no place on the curve"

@@ -22,9 +22,9 @@ from collections import Counter
 from collections.abc import Sequence
 
 from profiler import format as fmt
-from profiler.analysis.configs import Config, best, group_configs
+from profiler.analysis.standings import table
 from profiler.models import MODELS
-from profiler.results import Attribution, Results, Story, StorySide, Trial
+from profiler.results import Attribution, Config, Results, Story, StorySide, Trial
 
 # What a client raises when the server has no slot left (asyncpg, psycopg): counted as
 # refusals when the server's own log cannot be read (a server given by --dsn).
@@ -48,13 +48,12 @@ def tell(results: Results, total: int | None = None) -> Story | None:
     best configuration without an event loop. None when either is missing."""
     if results.workload.handle_kind != "both":
         return None
-    configs = group_configs(results)
-    loops = [c for c in configs if is_rewrite_model(c.model)]
-    unbounded = [c for c in loops if c.concurrency == 0]
+    s = table(results)
+    unbounded = [c for c in s.configs if is_rewrite_model(c.model) and c.concurrency == 0]
     rewrite = (min(unbounded, key=lambda c: c.model != "asyncio") if unbounded
-               else max(loops, key=lambda c: c.throughput_rps, default=None))
-    baseline = (best([c for c in configs if c.model == "threads"])
-                or best([c for c in configs if not is_rewrite_model(c.model)]))
+               else s.first(lambda c: is_rewrite_model(c.model), eligible_only=False))
+    baseline = (s.first(lambda c: c.model == "threads")
+                or s.first(lambda c: not is_rewrite_model(c.model)))
     if rewrite is None or baseline is None:
         return None
     story = story_of(baseline, rewrite, total or results.workload.total_records,
@@ -238,20 +237,3 @@ def details(story: Story) -> list[str]:
     if not story.total:
         out.append("Give --total N (records in the whole batch) for the batch's time each way.")
     return out
-
-
-def full_batch_s(total: int | None, rps: float | None) -> float | None:
-    """The whole batch at this rate: `total / rps` (None without a total or a rate)."""
-    return total / rps if total and rps and rps > 0 else None
-
-
-def batch_baseline(results: Results) -> Config | None:
-    """What full-batch times are compared with: the story's job as it was (its baseline
-    configuration), else sequential."""
-    configs = group_configs(results)
-    if results.story is not None:
-        b = results.story.baseline
-        found = next((c for c in configs if c.key == (b.model, b.concurrency)), None)
-        if found is not None:
-            return found
-    return next((c for c in configs if c.model == "sequential"), None)

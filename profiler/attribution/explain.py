@@ -10,9 +10,10 @@ numbers are missing.
 from __future__ import annotations
 
 from profiler import format as fmt
-from profiler.analysis.configs import Config, find_config, group_configs, ranked
+from profiler.analysis.standings import table
 from profiler.models import get_model
-from profiler.results import Attribution, Decomposition, Results
+from profiler.results import Attribution, Config, Decomposition, Results
+from profiler.results.standings import ERRORS, SUSPECT
 
 # Thresholds, stated in the sentences they trigger.
 GIL_WAIT = 0.30  # handler threads waiting for the GIL at least this share of samples
@@ -67,16 +68,15 @@ def explain(entry: Attribution, split: Decomposition | None = None) -> list[str]
 
 
 def choose_configurations(results: Results, limit: int = 2) -> list[Config]:
-    """Which configurations `concur run --attribution` explains: the recommended one, then
-    the fastest event-loop configuration (the rewrite the user is weighing), else the
-    fastest of another model. Pure."""
-    configs = group_configs(results)
-    fastest = ranked(configs) or sorted(configs, key=lambda c: -c.throughput_rps)
-    if not fastest:
+    """Which configurations `concur run --attribution` explains: the recommended one (the
+    standings' best, else the fastest measured), then the highest-ranked event-loop
+    configuration that ran under the error allowance (the rewrite the user is weighing),
+    else the highest-ranked of another model. Pure."""
+    s = table(results)
+    first = s.top
+    if first is None:
         return []
-    rec = results.recommendation
-    first = (find_config(configs, rec.model, rec.concurrency) if rec and rec.model else None) \
-        or fastest[0]
-    others = [c for c in fastest if c.model != first.model]
+    usable = [r.config for r in s.rows if r.kind not in (ERRORS, SUSPECT)]
+    others = [c for c in usable if c.model != first.model]
     loops = [c for c in others if get_model(c.model).has_loop]
     return [first, *(loops or others)[:1]][:limit]

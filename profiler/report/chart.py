@@ -17,10 +17,9 @@ import math
 from dataclasses import dataclass
 
 from profiler import format as fmt
-from profiler.analysis.configs import Config, group_configs
 from profiler.analysis.scaling import usl
 from profiler.report.plotstyle import NAxis, Run, by_model, n_star_label, naxis, style, usl_span
-from profiler.results import Results
+from profiler.results import Config, Results, standings_of
 
 USL_SAMPLES = 48
 
@@ -164,7 +163,7 @@ def _readout(c: Config) -> str:
 def _layout(css: str, size: tuple[int, int], margins: tuple[int, int, int, int], axis: NAxis,
             results: Results, max_ticks: int) -> Layout:
     runs = [Run("", results)]
-    models = by_model(group_configs(results))
+    models = by_model(standings_of(results).configs)
     scaling = results.scaling or {}
     tops = [max(t.throughput_rps for t in c.trials) for cfgs in models.values() for c in cfgs]
     curves: dict[str, list[tuple[float, float]]] = {}
@@ -215,7 +214,7 @@ def _layout(css: str, size: tuple[int, int], margins: tuple[int, int, int, int],
 
 def throughput_chart(results: Results) -> Chart | None:
     """The chart of a single run; None when no trial finished (the PNG's note says why)."""
-    configs = group_configs(results)
+    configs = standings_of(results).configs
     if not configs:
         return None
     runs = [Run("", results)]

@@ -26,11 +26,10 @@ from rich.text import Text
 
 from profiler import format as fmt
 from profiler.analysis import classify, recommend
-from profiler.analysis.configs import Config, group_configs
-from profiler.analysis.story import full_batch_s
 from profiler.measure.trial import TrialSpec
 from profiler.report.advice import next_steps
-from profiler.results import Classification, Recommendation, Results, Trial
+from profiler.results import Classification, Config, Recommendation, Results, Trial, standings_of
+from profiler.results.standings import full_batch_s
 
 LONG_TRIAL_S = 5.0  # from here on, the live line counts down to the trial's timeout
 PIPE_WIDTH = 1000  # not a terminal: lay tables out at their natural width, wrap nothing
@@ -249,7 +248,7 @@ def trials_table(results: Results) -> Table:
         if shown:
             table.add_column(col, justify=justify, no_wrap=col != "")  # type: ignore[arg-type]
     rec = results.recommendation
-    for c in group_configs(results):
+    for c in standings_of(results).configs:
         chosen = rec is not None and rec.names(c.model, c.concurrency)
         batch = [fmt.duration(full_batch_s(total, c.throughput_rps))] if total else []
         sessions = [fmt.count(c.peak("db_connections_peak")), fmt.count(c.peak("db_refused"))] if db else []

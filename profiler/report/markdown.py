@@ -11,10 +11,9 @@ from __future__ import annotations
 import re
 
 from profiler import format as fmt
-from profiler.analysis.configs import group_configs
 from profiler.report.views import build_verdict, sequential_throughput
 from profiler.report.why import attribution_views
-from profiler.results import Results, Story
+from profiler.results import Results, Story, standings_of
 
 TOP = 5
 MAX_WARNINGS = 6  # a PR comment stays short; the report has them all
@@ -81,7 +80,7 @@ def story_markdown(story: Story | None) -> list[str]:
 
 
 def top_configurations(results: Results) -> list[str]:
-    configs = sorted(group_configs(results), key=lambda c: c.throughput_rps, reverse=True)[:TOP]
+    configs = [r.config for r in standings_of(results).rows][:TOP]
     if not configs:
         return ["_No trial finished successfully._", ""]
     seq = sequential_throughput(results)

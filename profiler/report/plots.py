@@ -23,7 +23,6 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
 from profiler import format as fmt  # noqa: E402
-from profiler.analysis.configs import Config, best, find_config, group_configs  # noqa: E402
 from profiler.analysis.decompose import mean_decomposition  # noqa: E402
 from profiler.analysis.scaling import usl  # noqa: E402
 from profiler.report.plotstyle import (  # noqa: E402
@@ -57,7 +56,7 @@ from profiler.report.plotstyle import (  # noqa: E402
     style,
     usl_span,
 )
-from profiler.results import Results, Trial  # noqa: E402
+from profiler.results import Config, Results, Trial, standings_of  # noqa: E402
 
 __all__ = ["DPI", "PLOTS", "NoData", "PlotSpec", "Run", "Runs"]
 
@@ -75,7 +74,7 @@ def throughput_figure(data: Runs) -> Figure:
     ax = fig.add_subplot()
     usl_labelled = failed_labelled = False
     for ri, run in enumerate(runs):
-        for model, cfgs in by_model(group_configs(run.results)).items():
+        for model, cfgs in by_model(standings_of(run.results).configs).items():
             st = style(runs, ri, model)
             label = st.label
             fit = (run.results.scaling or {}).get(model)
@@ -130,7 +129,7 @@ def cpu_figure(data: Runs) -> Figure:
     fig = new_figure()
     ax = fig.add_subplot()
     for ri, run in enumerate(runs):
-        for model, cfgs in by_model(group_configs(run.results)).items():
+        for model, cfgs in by_model(standings_of(run.results).configs).items():
             st = style(runs, ri, model)
             pts = [(axis.x(c.concurrency), c.mean_of("cpu_util"), c.concurrency) for c in cfgs]
             pts = [p for p in pts if p[1] is not None]
@@ -272,7 +271,7 @@ def connections_figure(data: Runs) -> Figure:
     top = 0.0
     server_side = False
     for ri, run in enumerate(runs):
-        for model, cfgs in by_model(group_configs(run.results)).items():
+        for model, cfgs in by_model(standings_of(run.results).configs).items():
             st = style(runs, ri, model)
             for get, dashed in ((lambda t: t.connections_peak, False),
                                 (lambda t: t.db_connections_peak, True)):
@@ -320,10 +319,10 @@ def timeseries_picks(data: Runs) -> list[tuple[str, Run, int]]:
     picks: list[tuple[str, Run, int]] = []
     for run in runs:
         res = run.results
-        configs = group_configs(res)
-        rec = find_config(configs, res.recommendation.model, res.recommendation.concurrency) \
+        s = standings_of(res)
+        rec = s.find(res.recommendation.model, res.recommendation.concurrency) \
             if res.recommendation and res.recommendation.model else None
-        chosen = rec or best(configs)
+        chosen = rec or s.fastest_clean
         prefix = f"{run.label}: " if len(runs) > 1 else ""
         if chosen is not None:
             i = chosen.best_index

@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from profiler import format as fmt
-from profiler.analysis.configs import Config, group_configs
 from profiler.models import MODELS
-from profiler.results import Results, Trial
+from profiler.results import Config, Results, Trial, standings_of
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -199,7 +198,7 @@ def by_model(configs: list[Config]) -> dict[str, list[Config]]:
 def config_rows(runs: list[Run], keep: Callable[[Config], bool]) -> list[tuple[int, Config]]:
     rows = []
     for ri, run in enumerate(runs):
-        rows += [(ri, c) for c in group_configs(run.results) if keep(c)]
+        rows += [(ri, c) for c in standings_of(run.results).configs if keep(c)]
     rows.sort(key=lambda r: (model_rank(r[1].model), r[1].concurrency == 0, r[1].concurrency, r[0]))
     return rows
 

@@ -11,14 +11,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from profiler import format as fmt
-from profiler.analysis.configs import best, find_config, group_configs
 from profiler.analysis.decompose import decompose
-from profiler.analysis.story import batch_baseline, full_batch_s
 from profiler.report.advice import NextStep, next_steps
 from profiler.report.cells import Cell, KeyFigure, Pair, Plot, Row, Table, num
 from profiler.report.chart import Chart, throughput_chart
 from profiler.report.why import Attribution, attribution_views
-from profiler.results import PredictionRow, Recommendation, Results, Story, Trial
+from profiler.results import (
+    Config,
+    PredictionRow,
+    Recommendation,
+    Results,
+    Story,
+    Trial,
+    standings_of,
+)
+from profiler.results.standings import full_batch_s
 
 NO_VERDICT = "No verdict computed"
 
@@ -111,8 +118,7 @@ def interval(low: float | None, high: float | None, render: Callable[[float | No
 
 
 def sequential_throughput(results: Results) -> float | None:
-    configs = group_configs(results)
-    seq = find_config(configs, "sequential", 1) or find_config(configs, "threads", 1)
+    seq = standings_of(results).one_worker
     return seq.throughput_rps if seq else None
 
 
@@ -144,7 +150,7 @@ def build_verdict(results: Results) -> Verdict:
         headline = f"The work is {cls.label}; no configuration was recommended."
     computed = bool(cls or rec)
     if not computed:
-        top = best(group_configs(results))
+        top = standings_of(results).fastest_clean
         headline = NO_VERDICT + (
             f": fastest measured configuration {top.label} at {fmt.rps(top.throughput_rps)}."
             if top else ": no trial finished successfully.")
@@ -243,10 +249,17 @@ def _waits(t: Trial) -> str:
     return ", ".join(f"{k} {fmt.pct(v / total, 0)}" for k, v in top) if total else ""
 
 
+def _batch_baseline(results: Results) -> Config | None:
+    """What full-batch times are compared with: the story's job as it was, else sequential."""
+    s = standings_of(results)
+    b = results.story.baseline if results.story is not None else None
+    return (s.find(b.model, b.concurrency) if b is not None else None) or s.sequential
+
+
 def trial_table(results: Results, id: str = "trials") -> Table:
     rec = results.recommendation
     total = results.workload.total_records
-    reference = batch_baseline(results) if total else None
+    reference = _batch_baseline(results) if total else None
     base_s = full_batch_s(total, reference.throughput_rps) if reference else None
     rows = []
     for i, t in enumerate(results.trials):
@@ -351,7 +364,7 @@ def environment(results: Results) -> tuple[Pair, ...]:
 def build_report(results: Results, plots: tuple[Plot, ...],
                  exists: Callable[[str], bool] | None = None) -> Report:
     wl = results.workload
-    top, seq = best(group_configs(results)), sequential_throughput(results)
+    top, seq = standings_of(results).fastest_clean, sequential_throughput(results)
     subtitle = f"{wl.target} · {len(results.trials)} trials"
     if top:
         subtitle += f" · fastest measured {top.label}"

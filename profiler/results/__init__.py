@@ -6,6 +6,7 @@ from profiler.results.file import (
     TOOL_NAME,
     Results,
     load_results,
+    standings_of,
 )
 from profiler.results.sections import (
     Attribution,
@@ -25,6 +26,14 @@ from profiler.results.sections import (
     Validation,
     YappiRow,
 )
+from profiler.results.standings import (
+    Choice,
+    Config,
+    Standing,
+    StandingRow,
+    Standings,
+    Tie,
+)
 from profiler.results.trial import (
     TRIAL_COLUMNS,
     TRIAL_STATUSES,
@@ -36,8 +45,8 @@ from profiler.results.trial import (
 
 __all__ = [
     "READABLE_VERSIONS", "SCHEMA_VERSION", "TOOL_NAME", "TRIAL_COLUMNS", "TRIAL_STATUSES",
-    "Attribution", "Classification", "Constraints", "Decomposition", "Environment", "Exclusion",
+    "Attribution", "Choice", "Classification", "Config", "Constraints", "Decomposition", "Environment", "Exclusion",
     "PredictionRow", "Predictions", "Recommendation", "Results", "ScalingFit", "ScalingPoint",
-    "Skipped", "Story", "StorySide", "SweepEvent", "TopFunction", "Trial", "Validation",
-    "WorkloadInfo", "YappiRow", "load_results",
+    "Skipped", "Standing", "StandingRow", "Standings", "Story", "StorySide", "Tie", "SweepEvent", "TopFunction", "Trial", "Validation",
+    "WorkloadInfo", "YappiRow", "load_results", "standings_of",
 ]

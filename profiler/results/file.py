@@ -2,7 +2,9 @@
 
 It is written to disk after every trial (atomically), so a Ctrl-C or a crash later in
 the run keeps everything measured so far. Version 2 types the verdict's sections; a
-version-1 file has the same keys and loads unchanged.
+version-1 file has the same keys and loads unchanged. Version 3 adds the standings (the
+judged table of configurations, `results.standings`) as a top-level list; an older file
+loads without it, and `profiler.api.load_results` judges it then.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from profiler.results.schema import convert, from_data, to_data
 from profiler.results.sections import (
     Attribution,
     Classification,
+    Constraints,
     Predictions,
     Recommendation,
     ScalingFit,
@@ -27,10 +30,11 @@ from profiler.results.sections import (
     SweepEvent,
     Validation,
 )
+from profiler.results.standings import StandingRow, Standings, basis_of
 from profiler.results.trial import TRIAL_COLUMNS, Environment, Skipped, Trial, WorkloadInfo
 
-SCHEMA_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+SCHEMA_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 TOOL_NAME = "concur"
 
 
@@ -39,6 +43,9 @@ class Results:
     workload: WorkloadInfo
     environment: Environment
     trials: list[Trial] = field(default_factory=list)
+    # The judged table of configurations (`analysis.standings`); None until judged. In the
+    # file: a list of `StandingRow`, ranked, the recommendation's configuration first.
+    standings: Standings | None = None
     # One entry per trial: {"trial": index, "t_s": [...], "cpu_util": [...], "rss_bytes": [...],
     # "threads": [...], "fds": [...], "connections": [...]} (columns of equal length).
     samples: list[dict[str, Any]] = field(default_factory=list)
@@ -60,8 +67,9 @@ class Results:
     validation: Validation | None = None  # --validate N: a long run of the recommendation
 
     def to_dict(self) -> dict[str, Any]:
-        data = to_data(self)
-        del data["tool_version"]
+        data = {f.name: to_data(getattr(self, f.name)) for f in fields(self)
+                if f.name not in ("tool_version", "standings")}
+        data["standings"] = to_data(self.standings.to_rows(self.trials)) if self.standings else []
         return {"schema_version": SCHEMA_VERSION,
                 "tool": {"name": TOOL_NAME, "version": self.tool_version}, **data}
 
@@ -77,10 +85,17 @@ class Results:
                 f"{', '.join(map(str, READABLE_VERSIONS))} (re-run `concur run` to produce a "
                 "current file)")
         tool = convert(dict[str, Any], data.get("tool") or {}, f"{where}.tool")
-        body = {k: v for k, v in data.items() if k not in ("schema_version", "tool")}
+        body = {k: v for k, v in data.items() if k not in ("schema_version", "tool", "standings")}
         results = from_data(cls, body, where)
         results.tool_version = str(tool.get("version") or "")
         check_measurements(results, where)
+        rows = convert(list[StandingRow], data.get("standings") or [], f"{where}.standings")
+        if rows:
+            check_standings(rows, len(results.trials), where)
+            rec = results.recommendation
+            results.standings = Standings.from_rows(
+                rows, results.trials, rec.constraints if rec else Constraints(),
+                results.workload.handle_kind)
         return results
 
     def to_json(self) -> str:
@@ -103,6 +118,20 @@ class Results:
         import pandas as pd
 
         return pd.DataFrame([to_data(t) for t in self.trials], columns=TRIAL_COLUMNS)
+
+
+def standings_of(results: Results) -> Standings:
+    """The run's standings, which every reader of a run takes its table from (a clear error,
+    not a guess, when nothing judged them: analysis fills them, `profiler.load_results`
+    judges an older file's)."""
+    s = results.standings
+    if s is None:
+        raise ResultsError("these results have no standings: judge them first "
+                           "(profiler.analysis.analyse, or load the file with profiler.load_results)")
+    if s.basis != basis_of(results.trials) or s.handle_kind != results.workload.handle_kind:
+        raise ResultsError("these results' standings are stale (their trials changed since they "
+                           "were judged): judge them again (profiler.analysis.standings.table)")
+    return s
 
 
 def check_measurements(results: Results, where: str) -> None:
@@ -132,6 +161,16 @@ def check_measurements(results: Results, where: str) -> None:
             lengths.add(len(column))
         if len(lengths) > 1:
             raise ResultsError(f"{where}.samples[{i}]: columns of different lengths {sorted(lengths)}")
+
+
+def check_standings(rows: list[StandingRow], trials: int, where: str) -> None:
+    """Each row names trials the file holds; a row that counts runs names that many."""
+    for i, row in enumerate(rows):
+        if any(not 0 <= j < trials for j in (*row.trials, *row.left_out)):
+            raise ResultsError(f"{where}.standings[{i}].trials: names a trial the file does not hold")
+        if row.runs and row.runs != len(row.trials):
+            raise ResultsError(f"{where}.standings[{i}].runs: {row.runs} runs, "
+                               f"{len(row.trials)} trials named")
 
 
 # `drift` is the one signed figure (a relative change: -0.12 = ended 12 % slower).

@@ -64,7 +64,7 @@ class Constraints:
     max_loop_lag_p99_ms: float | None = 100.0
     max_cpu_util: float | None = None  # in cores
     # Practical equivalence: a simpler model this close to the best wins even when the
-    # difference is real (analysis/ties.py); the measured noise decides beyond it.
+    # difference is real (`Standings.judge`); the measured noise decides beyond it.
     noise_margin: float = 0.05
 
     def __post_init__(self) -> None:

@@ -28,9 +28,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from profiler import format as fmt
-from profiler.analysis.configs import ERRORS_RULE, Config, violations
+from profiler.analysis.configs import ERRORS_RULE, violations
 from profiler.models import get_model, simplicity_rank
-from profiler.results import Constraints, Trial
+from profiler.results import Config, Constraints, Trial
 
 MIN_GAIN = 0.05
 MIN_RECORDS = 20

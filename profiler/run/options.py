@@ -36,6 +36,13 @@ class RunOptions:
     # the caller (the gate) already entered it for both of its sides.
     start_services: bool = True
     validate_records: int | None = None  # --validate N: the recommendation run on N records after the sweep
+    # The workload's database (--dsn; CONCUR_DSN in the trials' environment) and the size of
+    # the embedded server a db scenario starts (--db-max-connections).
+    dsn: str | None = None
+    db_max_connections: int | None = None
+    # Records given as objects (the API's `records=` iterable), instead of --input or the
+    # workload's own; every trial reads them as it reads an input file's rows.
+    input_rows: tuple[Any, ...] | None = None
 
     def validate(self) -> None:
         if self.records is not None and self.records < 1:
@@ -50,6 +57,21 @@ class RunOptions:
             require("attribution", "--attribution")
         if self.validate_records is not None and self.validate_records < 1:
             raise ConfigError(f"--validate must be ≥ 1 records, not {self.validate_records}")
+        if self.db_max_connections is not None and self.db_max_connections < 4:
+            raise ConfigError(f"--db-max-connections must be ≥ 4 (3 are reserved for superusers), "
+                              f"not {self.db_max_connections}")
+        if self.input_rows is not None and self.input_file:
+            raise ConfigError("give the records either as a file (--input) or as objects, not both")
+        if self.input_rows is not None and not self.input_rows:
+            raise ConfigError("the records given are empty")
+
+    def workload_env(self) -> dict[str, str]:
+        """What the workload reads from its environment during the run (trial children
+        inherit it, a run-scoped service reads it): CONCUR_DSN, CONCUR_RECORDS,
+        CONCUR_TOTAL, CONCUR_DB_MAX_CONNECTIONS, for the settings that were given."""
+        given = {"CONCUR_DSN": self.dsn, "CONCUR_RECORDS": self.records,
+                 "CONCUR_TOTAL": self.total, "CONCUR_DB_MAX_CONNECTIONS": self.db_max_connections}
+        return {key: str(value) for key, value in given.items() if value is not None}
 
     @property
     def model_settings(self) -> dict[str, Any]:

@@ -77,7 +77,7 @@ def prepare(target: str, options: RunOptions) -> Prepared:
     """Load and check `target`; the caller must `close()` the result (it may hold a temp file)."""
     workload = load_target(target)
     ceiling = memory_ceiling(options.constraints.max_rss_bytes)
-    if not options.input_file:
+    if not options.input_file and options.input_rows is None:
         try:
             sample = workload.make_records(SAMPLE_RECORDS)
         except ConcurError:  # the workload said itself what is wrong (e.g. a missing extra)
@@ -88,7 +88,7 @@ def prepare(target: str, options: RunOptions) -> Prepared:
             raise ConfigError("the workload's records() produced no records")
         return Prepared(target, workload, None, sample, None, dict(options.model_options),
                         max_rss_bytes=ceiling[0], max_rss_source=ceiling[1])
-    rows = read_input(options.input_file)
+    rows = list(options.input_rows) if options.input_rows is not None else read_input(options.input_file)
     # Named before it exists, so an interrupt anywhere in the writing still finds it.
     records_file = os.path.join(tempfile.gettempdir(),
                                 f"concur-records-{os.getpid()}-{secrets.token_hex(6)}.pickle")

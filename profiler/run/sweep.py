@@ -7,7 +7,7 @@
    beat the leader end, a climb that tracks the leader jumps to its best N.
 4. Settle: a second measurement of sequential and of the leader (the label and "keep it
    sequential" rest on them), then the comparisons the recommendation turns on
-   (`analysis.ties.decisive_pairs`) are repeated until their intervals separate (or
+   (`analysis.standings.decisive`) are repeated until their intervals separate (or
    agree within the practical margin) or the budget ends, then the leaders' repeats.
 Every trial is sized to about `target_s` seconds at its expected throughput (or takes
 `--records` as given), no trial starts that would not finish inside the budget, and a
@@ -20,13 +20,11 @@ from __future__ import annotations
 import os
 
 from profiler import format as fmt
-from profiler.analysis.configs import Config, find_config, group_configs, ranked
-from profiler.analysis.recommend import qualifying
 from profiler.analysis.sanity import MIN_WINDOW_S, Reason, trial_reasons
-from profiler.analysis.ties import Tie, decisive_pairs
+from profiler.analysis.standings import decisive, table
 from profiler.measure.session import Session
 from profiler.models import default_models, get_model, simplicity_rank
-from profiler.results import Results, Trial
+from profiler.results import Config, Results, Standings, Tie, Trial
 from profiler.run.climb import (
     MIN_GAIN,
     Climb,
@@ -96,6 +94,10 @@ class Sweep:
     @property
     def results(self) -> Results:
         return self.session.results
+
+    def _table(self) -> Standings:
+        """The standings of the trials so far (judged again only when they changed)."""
+        return table(self.results, self.options.constraints)
 
     def run(self) -> None:
         if not self._calibrate():
@@ -168,7 +170,7 @@ class Sweep:
         return again
 
     def _suspect(self, trial: Trial) -> list[Reason]:
-        sequential = find_config(group_configs(self.results), "sequential")
+        sequential = self._table().sequential
         seq_rps = sequential.throughput_rps if sequential is not None else None
         why = trial_reasons(trial, seq_rps, self.cores)
         if self.options.records is not None:  # the user fixed the size: a short window is theirs
@@ -270,13 +272,16 @@ class Sweep:
                    f"{trial.errors} errors" if trial.ok else f"{trial.status}: {trial.status_detail}")
         self.session.log("unbounded", f"unbounded gather of {count} records: {outcome}", model, 0)
 
-    def _leader_rps(self, climbs: list[Climb]) -> float:
-        return max([self.base_rps, *(c.best_rps for c in climbs)])
+    def _leader_rps(self) -> float:
+        """What a climb must beat: the standings' fastest (never a suspect reading), or
+        sequential before anything else is eligible."""
+        fastest = self._table().fastest
+        return max(self.base_rps, fastest.throughput_rps if fastest is not None else 0.0)
 
     def _step(self, climbs: list[Climb]) -> bool:
         """One step of the most promising climb; False when none is left to take."""
         ceilings = {c.model: ceiling(c, self.base_rps, self.cpu_fraction, self.cores) for c in climbs}
-        pick = next_climb(climbs, self._leader_rps(climbs), ceilings, self.kind)
+        pick = next_climb(climbs, self._leader_rps(), ceilings, self.kind)
         for climb, why in pick.ended:
             self.session.log("stop", why, climb.model, climb.n)
         climb = pick.climb
@@ -323,18 +328,13 @@ class Sweep:
                                  tie.faster.model, tie.faster.concurrency)
 
     def _decisive(self) -> list[Tie]:
-        configs = group_configs(self.results)
-        eligible = qualifying(configs, self.options.constraints)[0]
-        return decisive_pairs(eligible, find_config(configs, "sequential"),
-                              self.options.constraints.noise_margin, self.kind)
+        return decisive(self._table())
 
     def _next_repeat(self, reported: set[tuple[tuple[str, int], tuple[str, int]]]
                      ) -> tuple[Config, str] | None:
         """The next configuration to repeat and why, in order of what the verdict needs."""
-        configs = group_configs(self.results)
-        eligible = qualifying(configs, self.options.constraints)[0]
-        sequential = find_config(configs, "sequential")
-        best = eligible[0] if eligible else None
+        standings = self._table()
+        sequential, best = standings.sequential, standings.fastest
         for c, why in ((sequential, "a second measurement of sequential, which the label and "
                         "'keep it sequential' rest on"),
                        (best, "a second measurement of the leader")):
@@ -364,7 +364,7 @@ class Sweep:
         for c in (best, sequential):
             if c is not None and c.repeats < want:
                 return c, f"repeat {c.repeats + 1} of {want} for the noise of the prediction"
-        for c in ranked(configs)[:LEADERS]:
+        for c in standings.leaders(LEADERS):
             if c.concurrency != 0 and c.repeats < max(self.options.repeat, 2):
                 return c, "one of the leaders: its noise"
         return None

@@ -14,8 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from profiler import format as fmt
-from profiler.analysis.configs import find_config, group_configs
 from profiler.analysis.predict import significant_drift
+from profiler.analysis.standings import table
 from profiler.measure.session import Progress, Session
 from profiler.results import Results, Validation
 from profiler.run.options import RunOptions
@@ -31,7 +31,7 @@ def validate(prepared: Prepared, results: Results, options: RunOptions, progress
         if options.validate_records:
             progress.note("--validate: no configuration was recommended, nothing to validate")
         return
-    config = find_config(group_configs(results), rec.model, rec.concurrency)
+    config = table(results).find(rec.model, rec.concurrency)
     if config is None or config.throughput_rps <= 0:
         return
     records = options.validate_records

@@ -2,7 +2,7 @@
 
 Pure: `evaluate(baseline, candidate, thresholds)` takes the two sides' measurements and
 returns a `GateOutcome`, whose `passed` is the exit-code decision (coverage.py's
-`should_fail_under` is the model). Thresholds come from `profiler.gate.config`.
+`should_fail_under` is the model). Thresholds come from `profiler.review.config`.
 
 Noise: throughput and CPU-per-record checks judge the ratio of the means with the one
 noise judge every report uses (`profiler.stats.compare`: a Welch 95 % interval over the
@@ -19,10 +19,9 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from profiler import format as fmt
-from profiler.analysis.configs import Config, best, find_config, group_configs
-from profiler.analysis.story import story_of
+from profiler.analysis.compare import CompareOutcome, Side, compare_runs, representative, throughput
 from profiler.errors import ConcurError, ConfigError
-from profiler.results import Results, Story
+from profiler.results import Config, Results, Story
 from profiler.results.schema import to_data
 from profiler.stats import Comparison, compare
 
@@ -46,52 +45,6 @@ THRESHOLD_KEYS = {f.name for f in fields(Thresholds)}
 # ---------------------------------------------------------------- the sides
 
 
-@dataclass
-class Side:
-    """One side's measurements at its chosen configuration (one entry per repeat)."""
-
-    label: str
-    model: str
-    concurrency: int
-    throughput_rps: list[float]
-    cpu_per_record_s: list[float]
-    connections_peak: int | None
-    loop_lag_p99_ms: float | None
-    rss_peak_bytes: int | None
-    errors: int
-    records: int
-    chosen_by: str = ""  # "pinned", "as deployed", "best of a sweep over …" (the verdict line)
-    connections_kind: str = "connections"  # "database sessions" when the server counted them
-
-    @property
-    def config(self) -> str:
-        return fmt.config(self.model, self.concurrency)
-
-    @property
-    def described(self) -> str:
-        """`asyncio×unbounded (as deployed)`: the configuration measured, and why that one."""
-        return f"{self.config} ({self.chosen_by})" if self.chosen_by else self.config
-
-    @property
-    def repeats(self) -> int:
-        return len(self.throughput_rps)
-
-    @classmethod
-    def of(cls, label: str, c: Config, chosen_by: str = "") -> Side:
-        conns = c.connections
-        return cls(
-            label=label, model=c.model, concurrency=c.concurrency,
-            throughput_rps=c.throughputs,
-            cpu_per_record_s=[t.cpu_s / t.records for t in c.trials if t.cpu_s is not None and t.records],
-            connections_peak=None if conns is None else int(conns),
-            loop_lag_p99_ms=c.peak("loop_lag_p99_ms"),
-            rss_peak_bytes=None if (rss := c.peak("rss_peak_bytes")) is None else int(rss),
-            errors=c.errors, records=c.records, chosen_by=chosen_by,
-            connections_kind="database sessions" if c.connections_kind == "database sessions"
-            else "connections",
-        )
-
-
 def parse_config(text: str | None) -> tuple[str, int] | None:
     """"threads:16" -> ("threads", 16); None stays None."""
     if text is None:
@@ -113,41 +66,39 @@ class SideFailed(ConcurError):
 
 def side_from_results(label: str, results: Results, config: tuple[str, int] | None,
                       chosen_by: str = "") -> Side:
-    """The side at its pinned configuration, else at its best (`analysis.configs.best`)."""
+    """The side at its pinned configuration, else at its representative one."""
     return Side.of(label, chosen_config(label, results, config), chosen_by)
 
 
 def chosen_config(label: str, results: Results, config: tuple[str, int] | None) -> Config:
-    """The side's configuration: the pinned one, else its best (`analysis.configs.best`).
+    """The side's configuration: the pinned one, else its fastest eligible one
+    (`analysis.compare.representative`).
 
-    A side whose trials all failed is `SideFailed` (exit 3, as the README says); a pinned
-    configuration the results never ran is the user's mistake (exit 2)."""
-    configs = group_configs(results)
+    A side with no eligible configuration is `SideFailed` (exit 3, as the README says); a
+    pinned configuration the results never ran is the user's mistake (exit 2)."""
+    chosen = representative(results, config)
     if config is None:
-        chosen = best(configs)
-        if chosen is None:
+        if chosen is None or not results.standings or not results.standings.is_eligible(chosen):
             raise SideFailed(f"{label}: no configuration completed with under 1 % errors; "
                              "nothing to compare")
-    else:
-        chosen = find_config(configs, *config)
-        if chosen is None:
-            ran = any(t.key == config for t in results.trials)
-            raise (SideFailed if ran else ConfigError)(
-                f"{label}: no successful trial of {config[0]}:{config[1]} in the results")
+    elif chosen is None:
+        ran = any(t.key == config for t in results.trials)
+        raise (SideFailed if ran else ConfigError)(
+            f"{label}: no successful trial of {config[0]}:{config[1]} in the results")
     return chosen
 
 
 def judge(baseline: Results, candidate: Results, thresholds: Thresholds, source: str = "defaults",
           configs: tuple[tuple[str, int] | None, tuple[str, int] | None] = (None, None),
           chosen_by: tuple[str, str] = ("", ""), total: int | None = None) -> GateOutcome:
-    """The gate's decision on two runs at their configurations, with the story of the pair
-    (the job as it was vs its rewrite) for the headline."""
+    """The gate's decision on two runs at their configurations: the one comparison of the
+    pair (`analysis.compare`, with the story for the headline), then the thresholds."""
     a = chosen_config("baseline", baseline, configs[0])
     b = chosen_config("candidate", candidate, configs[1])
-    outcome = evaluate(Side.of("baseline", a, chosen_by[0]), Side.of("candidate", b, chosen_by[1]),
-                       thresholds, source)
-    total = total or candidate.workload.total_records or baseline.workload.total_records
-    outcome.story = story_of(a, b, total, [*baseline.attribution, *candidate.attribution])
+    compared = compare_runs(baseline, candidate, configs=(a, b), chosen_by=chosen_by, total=total)
+    assert compared.baseline is not None and compared.candidate is not None
+    outcome = evaluate(compared.baseline, compared.candidate, thresholds, source)
+    outcome.compared, outcome.story, outcome.runs = compared, compared.story, (baseline, candidate)
     return outcome
 
 
@@ -173,6 +124,8 @@ class GateOutcome:
     thresholds_source: str = "defaults"
     throughput: Comparison | None = None  # the judgement the slowdown check and the report share
     story: Story | None = None  # the pair's story (analysis.story), shown before the verdict
+    compared: CompareOutcome | None = None  # the one comparison of the pair, for the report
+    runs: tuple[Results, Results] | None = None  # the two runs judged (baseline, candidate)
 
     @property
     def passed(self) -> bool:
@@ -210,22 +163,24 @@ def _interval_note(cmp: Comparison) -> str:
 
 
 def evaluate(baseline: Side, candidate: Side, th: Thresholds, source: str = "defaults") -> GateOutcome:
-    throughput = compare(baseline.throughput_rps, candidate.throughput_rps)
-    out = GateOutcome(baseline, candidate, thresholds_source=source, throughput=throughput)
+    """The checks on two sides' figures: the throughput judgement is the comparison's own
+    (`analysis.compare.throughput`); the rest are the thresholds'."""
+    judged = throughput(baseline, candidate)
+    out = GateOutcome(baseline, candidate, thresholds_source=source, throughput=judged)
     b_rps, c_rps = fmt.rps(statistics.fmean(baseline.throughput_rps)), fmt.rps(
         statistics.fmean(candidate.throughput_rps))
-    spread = _interval_note(throughput)
+    spread = _interval_note(judged)
     if th.max_slowdown is not None:
         limit = 1 - th.max_slowdown
-        failed = throughput.best_case() < limit
+        failed = judged.best_case() < limit
         note = spread
-        if not failed and throughput.ratio < limit:
+        if not failed and judged.ratio < limit:
             note = f"slower than the threshold on average but within noise ({spread})"
-        out.checks.append(Check("slowdown", not failed, b_rps, c_rps, fmt.signed_pct(throughput.ratio - 1),
+        out.checks.append(Check("slowdown", not failed, b_rps, c_rps, fmt.signed_pct(judged.ratio - 1),
                                 f"≤ {fmt.pct(th.max_slowdown)} slower", note))
     if th.min_speedup is not None:
-        failed = throughput.best_case() < th.min_speedup
-        out.checks.append(Check("speedup", not failed, b_rps, c_rps, fmt.times(throughput.ratio),
+        failed = judged.best_case() < th.min_speedup
+        out.checks.append(Check("speedup", not failed, b_rps, c_rps, fmt.times(judged.ratio),
                                 f"≥ {th.min_speedup:g}×", spread))
     _connection_checks(out, baseline, candidate, th)
     if th.max_cpu_increase is not None and baseline.cpu_per_record_s and candidate.cpu_per_record_s:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from profiler.errors import ConfigError
-from profiler.gate.decision import THRESHOLD_KEYS, Thresholds
+from profiler.review.decision import THRESHOLD_KEYS, Thresholds
 
 
 def _check_value(key: str, value: Any, source: str) -> float | int:

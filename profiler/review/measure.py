@@ -21,17 +21,16 @@ from pathlib import Path
 
 from profiler import format as fmt
 from profiler.analysis import analyse
-from profiler.analysis.configs import best, group_configs
-from profiler.api import profile
 from profiler.errors import ConfigError
-from profiler.gate.decision import SideFailed
 from profiler.measure.session import Progress, Session, SilentProgress
 from profiler.measure.trial import TrialSpec
 from profiler.models import default_models, get_model
 from profiler.results import Results, load_results
+from profiler.review.decision import SideFailed
 from profiler.run.options import RunOptions
 from profiler.run.prepare import Prepared, new_results, now_iso, prepare
-from profiler.run.service import run_services
+from profiler.run.service import exported, run_services
+from profiler.runner import run_profile
 from profiler.workload import Workload
 
 PROBE_RECORDS = 20
@@ -51,6 +50,8 @@ class GateSpec:
     models: list[str] | None = None
     timeout_s: float = 120.0
     total: int | None = None  # records in the whole batch: the story's batch times
+    dsn: str | None = None  # both sides' database (--dsn)
+    db_max_connections: int | None = None  # the embedded server's size (--db-max-connections)
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,16 @@ def measure_sides(spec: GateSpec, progress: Progress | None = None
     to_run = [k for k in sides if k not in loaded]
     if not to_run:
         return loaded["baseline"], loaded["candidate"], {}
-    options = RunOptions(repeat=spec.repeats, timeout_s=spec.timeout_s, total=spec.total)
+    options = RunOptions(repeat=spec.repeats, timeout_s=spec.timeout_s, total=spec.total,
+                         dsn=spec.dsn, db_max_connections=spec.db_max_connections)
+    options.validate()
+    with exported(options.workload_env()):
+        return _measure(spec, sides, pins, loaded, to_run, options, progress)
+
+
+def _measure(spec: GateSpec, sides: dict[str, str], pins: dict[str, tuple[str, int] | None],
+             loaded: dict[str, Results], to_run: list[str], options: RunOptions,
+             progress: Progress) -> tuple[Results, Results, dict[str, Chosen]]:
     prepared = {label: prepare(sides[label], options) for label in to_run}  # bad targets fail here
     try:
         with run_services([p.workload for p in prepared.values()], progress) as described:
@@ -142,12 +152,12 @@ def _configurations(spec: GateSpec, prepared: dict[str, Prepared],
         models = spec.models or deployed_models(side.workload)
         progress.note(f"{label}: sweeping {side.target} over {', '.join(models)} for its best "
                       f"configuration ({sweep_budget:.0f} s)")
-        swept = profile(side.target, RunOptions(models=models, budget_s=sweep_budget,
-                                                timeout_s=spec.timeout_s, start_services=False),
-                        progress)
+        swept = run_profile(side.target, RunOptions(models=models, budget_s=sweep_budget,
+                                                    timeout_s=spec.timeout_s, start_services=False),
+                            progress)
         if swept.interrupted:  # the sweep kept its trials for a report; the gate has no answer
             raise KeyboardInterrupt
-        top = best(group_configs(swept))
+        top = swept.standings.fastest if swept.standings else None
         if top is None:
             raise SideFailed(f"{label} {side.target}: no configuration ran without errors in the sweep")
         chosen[label] = Chosen(top.model, top.concurrency,

@@ -1,8 +1,12 @@
-"""Hand-made trials for the analysis tests: every number chosen, no workload runs.
+"""The one factory of hand-made trials and results for the tests: every number chosen,
+no workload runs.
 
 `make_trial` derives what follows from what a test states: wall time from records and
 throughput, CPU seconds from `cpu_util` (cores busy) or `cpu_fraction` (the same thing,
 named the way classification reads it), so each test says only the numbers it is about.
+`make_results` wraps trials in a run (its standings are judged by whatever reads them
+first: `analysis.standings.table`); `repeats` numbers trials as repeats of one
+configuration. The report tests' story (`tests.report_fixtures`) is built from these.
 """
 
 from __future__ import annotations
@@ -49,14 +53,18 @@ def make_results(
     gil_enabled: bool = True,
     skipped: list[Skipped] | None = None,
     total_records: int | None = None,
+    **kw: Any,
 ) -> Results:
+    """A run of these trials; `kw` sets any other field of Results (samples, command, …)."""
     return Results(
-        workload=WorkloadInfo(name="job", target="job.py:handle", records_per_trial=1000,
-                              total_records=total_records),
-        environment=Environment(python="3.11.9", implementation="CPython", cpu_count=cpu_count,
-                                gil_enabled=gil_enabled, platform="linux"),
+        workload=kw.pop("workload", None) or WorkloadInfo(
+            name="job", target="job.py:handle", records_per_trial=1000, total_records=total_records),
+        environment=kw.pop("environment", None) or Environment(
+            python="3.11.9", implementation="CPython", cpu_count=cpu_count,
+            gil_enabled=gil_enabled, platform="linux"),
         trials=list(trials),
         skipped=list(skipped or []),
+        **kw,
     )
 
 

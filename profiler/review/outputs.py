@@ -9,8 +9,8 @@ import xml.etree.ElementTree as ET
 
 from rich.table import Table
 
-from profiler.gate.decision import GateOutcome
 from profiler.report.markdown import text as md_text
+from profiler.review.decision import GateOutcome
 
 
 def gate_table(outcome: GateOutcome) -> Table:
