@@ -303,10 +303,14 @@ def print_summary(console: Console, results: Results) -> None:
 
 
 def _console(file: IO[str] | None, **kwargs: Any) -> Console:
-    """A terminal wraps at words as rich does; a pipe or a CI log gets every line whole."""
+    """A terminal wraps at words as rich does; a pipe or a CI log gets every line whole.
+
+    Markup is off: every string printed is text, never rich markup, so a user's `[/etc/x]`
+    or `[wip]` (in an error, a workload's name, a path) shows as written and cannot end
+    the run with a MarkupError. Styles are given as `style=` or `Text` spans."""
     stream: Any = file if file is not None else sys.stdout
     tty = bool(getattr(stream, "isatty", lambda: False)())
-    return Console(file=file, highlight=False, soft_wrap=not tty,
+    return Console(file=file, highlight=False, markup=False, soft_wrap=not tty,
                    width=None if tty else PIPE_WIDTH, **kwargs)
 
 

@@ -63,6 +63,10 @@ class Results:
     started_at: str = ""
     finished_at: str = ""
     interrupted: bool = False
+    # Why the run stopped before its plan or sweep was done, when something other than the
+    # user stopped it ("the embedded PostgreSQL server died (killed by SIGKILL) during
+    # processes×2"); "" when it was not.
+    stopped_by: str = ""
     tool_version: str = ""
     validation: Validation | None = None  # --validate N: a long run of the recommendation
 
