@@ -7,6 +7,7 @@ import os
 import threading
 from pathlib import Path
 
+from profiler.errors import OutputError
 from profiler.redact import redact
 
 
@@ -16,22 +17,28 @@ def write_atomic(path: str | os.PathLike[str], text: str | bytes) -> Path:
     Text is redacted on the way (`profiler.redact`): whatever a report or a results file
     quotes (a command line, a driver's error), no password reaches the disk.
 
+    A failure to write (a full disk, a read-only folder) is an `OutputError` naming the
+    file and its folder; the earlier version of the file, if any, is left as it was.
+
     The temp file's name is chosen before it exists (pid and thread make it unique), so
     an interrupt landing anywhere, even between the file's creation and the return of
     the call that created it, still finds and removes it: no `.name.tmp` is left behind.
     """
     p = Path(path)
     data = redact(text).encode("utf-8") if isinstance(text, str) else text
-    p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.parent / f".{p.name}.{os.getpid()}-{threading.get_ident()}.tmp"
     try:
+        p.parent.mkdir(parents=True, exist_ok=True)
         # 0o666 less the umask: a report is for others to read, as any file the user writes
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW, 0o666)
         with open(fd, "wb") as fh:
             fh.write(data)
         os.replace(tmp, p)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError):  # a full disk, a folder gone read-only: one line, no traceback
+            raise OutputError(f"cannot write {p.name} in {p.parent}: "
+                              f"{exc.strerror or type(exc).__name__}") from None
         raise
     return p

@@ -22,10 +22,11 @@ passwords (base64, URL-safe tokens) hold `/`, `+`, `=`, and people type `@`, `:`
   `"key": "value"`; a bare value runs to whitespace (a query parameter to the next `&`), a quoted
   one to its closing quote (libpq's `\\'` escapes included);
 - every password concur was handed (`remember`: the `--dsn` and other arguments of the
-  command line, `CONCUR_DSN` in the environment), wherever else it shows up, and each of
-  its pieces of 4 characters or more between URL delimiters, decoded or not: a driver
-  that misreads a URL quotes fragments of it (`invalid integer value "Zm9vYmFy" for
-  connection option "port"`). A password that also is the user's, host's or database's
+  command line, `CONCUR_DSN` in the environment), wherever else it shows up, and every
+  piece of it of 4 characters or more that a parser could cut at its delimiters, decoded
+  or not (`pieces`): a driver that misreads a URL quotes fragments of it (`invalid
+  integer value "Zm9vYmFy" for connection option "port"`, `invalid URI query parameter:
+  "#x9+"`). A password that also is the user's, host's or database's
   name (`postgres:postgres`) is visible as that name anyway and is not hunted elsewhere.
 User names, hosts, ports and database names stay: they are what a reader needs to know
 which database a run measured.
@@ -58,7 +59,7 @@ _KEY_VALUE = re.compile(
     r"|[^\s'\"\\<>]+)",
     re.IGNORECASE,
 )
-_DELIMITERS = re.compile(r"[/?#@:&=+;,\s]+")
+_DELIMITER = re.compile(r"[/?#@:&=+;,\s]")
 _learned: set[str] = set()
 _env_seen: list[str | None] = [None]
 
@@ -143,9 +144,20 @@ def remember(text: str | None) -> None:
             continue
         public = _structural(text)  # user, host, database: shown anyway
         for form in {secret, urllib.parse.unquote(secret)}:
-            for piece in [form, *_DELIMITERS.split(form)]:
-                if len(piece) >= MIN_PIECE and piece not in public and piece != MASK:
+            for piece in pieces(form):
+                if piece not in public and MASK not in piece:
                     _learned.add(piece)
+
+
+def pieces(secret: str) -> set[str]:
+    """Every part of `secret` a parser could cut out of it at its delimiters (`/ ? # @ : &
+    = + ; ,`), with or without the delimiter, MIN_PIECE characters or longer: libpq reading
+    `user:p@ss:w/rd?#x9+=…` as a URL quotes `#x9+` as a query parameter's name."""
+    cuts = {0, len(secret)}
+    for m in _DELIMITER.finditer(secret):
+        cuts |= {m.start(), m.end()}
+    ordered = sorted(cuts)
+    return {secret[i:j] for i in ordered for j in ordered if j - i >= MIN_PIECE}
 
 
 def _learn_environment() -> None:

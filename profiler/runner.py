@@ -19,7 +19,7 @@ from pathlib import Path
 from profiler.analysis import analyse
 from profiler.attribution import attribute, choose_configurations
 from profiler.errors import ServiceLost
-from profiler.measure.session import Progress, Session, SilentProgress
+from profiler.measure.session import Progress, Session, SilentProgress, keep_results
 from profiler.results import Results
 from profiler.run.options import DEFAULT_RECORDS, RunOptions
 from profiler.run.plan import explicit_grid
@@ -60,7 +60,7 @@ def _run(target: str, options: RunOptions, progress: Progress) -> Results:
     finally:
         prepared.close()
     if options.json_path:
-        results.save(options.json_path)
+        keep_results(results, options.json_path, progress)
     return results
 
 

@@ -6,6 +6,8 @@ Ctrl-C, a crash of concur itself or a killed CI job keeps everything measured so
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,7 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from profiler import format as fmt
-from profiler.errors import ServiceLost
+from profiler.errors import OutputError, ServiceLost
 from profiler.measure.trial import TrialSpec, run_trial
 from profiler.results import Results, Skipped, SweepEvent, Trial
 
@@ -52,6 +54,7 @@ class Session:
     service_down: Callable[[], str | None] | None = None
     _t0: float = field(default=0.0, init=False)
     _short_said: bool = field(default=False, init=False)
+    _unsaved_said: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
         self._t0 = self.clock()
@@ -107,5 +110,30 @@ class Session:
         self.save()
 
     def save(self) -> None:
-        if self.json_path is not None:
+        """results.json rewritten; a write that fails (a full disk) is said once and the run
+        goes on: what was measured stays in memory, written at the end where it can be."""
+        if self.json_path is None:
+            return
+        try:
             self.results.save(self.json_path)
+        except OutputError as exc:
+            if not self._unsaved_said:
+                self._unsaved_said = True
+                self.progress.note(f"{exc}: the run goes on; its results stay in memory and are "
+                                   "written at the end wherever they can be")
+
+
+def keep_results(results: Results, path: str | Path, progress: Progress) -> Path:
+    """Write results.json at `path`; when that fails (a full disk), write it to the temp
+    folder instead and say where, so nothing measured is lost. Raises only when neither
+    can be written."""
+    try:
+        return results.save(path)
+    except OutputError as exc:
+        fallback = Path(tempfile.gettempdir()) / f"concur-results-{os.getpid()}-{int(time.time())}.json"
+        try:
+            saved = results.save(fallback)
+        except OutputError:
+            raise exc from None
+        progress.note(f"{exc}; the results were saved to {saved} instead")
+        return saved

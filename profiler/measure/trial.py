@@ -79,6 +79,8 @@ class TrialSpec:
     max_rss_source: str = "--max-rss"
     # Whose limit `timeout_s` is, in the words of a timed-out trial's detail.
     timeout_source: str = "--timeout"
+    # How long teardown may run once the records are counted (then killed, and said).
+    teardown_limit_s: float = TEARDOWN_LIMIT_S
 
 
 @dataclass
@@ -134,7 +136,7 @@ def run_trial(spec: TrialSpec, probe: Any = None,
             kind = msg[0]
             if phase == "teardown" and kind in (_TIMEOUT, _DIED, _OVER_MEMORY, _GARBLED, _SERVICE):
                 # The records are counted: what goes wrong now is said, and the trial stands.
-                after.append(_after_teardown(kind, msg, proc))
+                after.append(_after_teardown(kind, msg, proc, spec.teardown_limit_s))
                 break
             if kind == _TIMEOUT:
                 status, detail = "timeout", _timeout_detail(spec, phase)
@@ -176,7 +178,7 @@ def run_trial(spec: TrialSpec, probe: Any = None,
             elif kind == "result":
                 result = msg[1]
                 if len(msg) > 2 and msg[2]:  # sent before teardown: the teardown is bounded
-                    phase, deadline = "teardown", time.monotonic() + TEARDOWN_LIMIT_S
+                    phase, deadline = "teardown", time.monotonic() + spec.teardown_limit_s
                     continue
                 grace_s = KILL_GRACE_S
                 break
@@ -229,10 +231,10 @@ def _timeout_detail(spec: TrialSpec, phase: str) -> str:
     return f"killed after {limit} with records still running"
 
 
-def _after_teardown(kind: str, msg: tuple[Any, ...], proc: Any) -> str:
+def _after_teardown(kind: str, msg: tuple[Any, ...], proc: Any, limit_s: float) -> str:
     """What happened after the records were counted (the trial stands), in words."""
     if kind == _TIMEOUT:
-        return (f"teardown did not finish within {_seconds(TEARDOWN_LIMIT_S)} after the records: "
+        return (f"teardown did not finish within {_seconds(limit_s)} after the records: "
                 "the trial's processes were killed")
     if kind == _DIED:
         return f"the trial process died during teardown ({describe_exit(_wait_exit(proc, KILL_GRACE_S))})"
