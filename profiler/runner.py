@@ -11,6 +11,8 @@ The public face is `profiler.api.profile`.
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -38,7 +40,9 @@ def run_profile(target: str, options: RunOptions, progress: Progress | None = No
     returned with `interrupted=True` (and are already on disk when json_path is set)."""
     options.validate()
     progress = progress or SilentProgress()
-    with exported(options.workload_env()):
+    # The user's code that runs in this process (the target's import, records(), the
+    # service, the probe) prints to stderr: stdout is concur's (`--json -` holds only JSON).
+    with exported(options.workload_env()), contextlib.redirect_stdout(sys.stderr):
         return _run(target, options, progress)
 
 

@@ -322,7 +322,10 @@ def iter_input(path: str | os.PathLike[str], chunk_rows: int = INPUT_CHUNK_ROWS)
         if kind == "parquet":
             import pyarrow.parquet as pq
 
-            frames: Iterator[Any] = (b.to_pandas() for b in pq.ParquetFile(p).iter_batches(batch_size=chunk_rows))
+            # Buffered, not pre-buffered: a row group's pages are read as the batches need them.
+            source = pq.ParquetFile(p, buffer_size=1 << 20, pre_buffer=False)
+            frames: Iterator[Any] = (b.to_pandas() for b in
+                                     source.iter_batches(batch_size=chunk_rows, use_threads=False))
         elif kind == "csv":
             frames = iter(pd.read_csv(p, chunksize=chunk_rows))
         else:

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -123,6 +124,18 @@ def test_a_handler_that_prints_never_reaches_stdout_and_its_failure_comes_first(
                            cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert shown.returncode == 1 and "in _parse" in shown.stderr and "ValueError" in shown.stderr
     assert "handling record 0" in shown.stdout
+
+
+@pytest.mark.slow
+def test_what_the_target_prints_in_concurs_own_process_stays_off_stdout(concur, tmp_path):
+    """Printing at import, in records() and in its service runs in concur's process, not a
+    trial's: `--json -` still holds the JSON alone (item 4)."""
+    target = f"{Path(hostile('quick').split(':')[0]).parent / 'chatty.py'}:job"
+    out = concur.run("a target that prints in concur's process", tmp_path, "run", target, "--models",
+                     "sequential", "--concurrency", "1", "--records", "20", "--json", "-", "--no-report")
+    assert out.code == 0, out.stderr
+    assert json.loads(out.stdout)["trials"][0]["output_tail"][-1] == "chatty: handling 19"
+    assert "chatty: imported" in out.stderr
 
 
 @pytest.mark.slow

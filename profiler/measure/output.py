@@ -32,6 +32,7 @@ class OutputTail:
         self._pipe = pipe
         self._lines: deque[bytes] = deque(maxlen=lines)
         self._partial = b""
+        self._lock = threading.Lock()  # close() may read while a stuck reader still appends
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._read, name="concur-trial-output", daemon=True)
         self._thread.start()
@@ -50,11 +51,12 @@ class OutputTail:
                 return
             if not data:
                 return
-            *complete, self._partial = (self._partial + data).split(b"\n")
-            self._partial = self._partial[-MAX_LINE * 4:]
-            for line in complete:
-                if line.strip():
-                    self._lines.append(line[:MAX_LINE * 4])
+            with self._lock:
+                *complete, self._partial = (self._partial + data).split(b"\n")
+                self._partial = self._partial[-MAX_LINE * 4:]
+                for line in complete:
+                    if line.strip():
+                        self._lines.append(line[:MAX_LINE * 4])
 
     def close(self, wait_s: float = 1.0) -> list[str]:
         """Stop reading (after what is already in the pipe) and return the last lines."""
@@ -63,5 +65,6 @@ class OutputTail:
         if not self._thread.is_alive():
             with contextlib.suppress(OSError):
                 self._pipe.close()
-        lines = [*self._lines, *([self._partial] if self._partial.strip() else [])]
+        with self._lock:
+            lines = [*self._lines, *([self._partial] if self._partial.strip() else [])]
         return [redact(line.decode("utf-8", "replace").rstrip())[:MAX_LINE] for line in lines]

@@ -103,6 +103,8 @@ class TerminalProgress:
             return
         self.console.print(f"  {finished_line(trial)}", style=_style(trial), highlight=False,
                            markup=False)
+        for line in failure_lines(trial):
+            self.console.print(f"    {line}", style="dim", highlight=False, markup=False)
 
     def note(self, message: str) -> None:
         self.close()
@@ -166,6 +168,18 @@ def finished_line(trial: Trial) -> str:
         return f"{trial.label}: {trial.status.upper()} — {trial.status_detail}"
     err = f", {fmt.count(trial.errors)} errors" if trial.errors else ""
     return f"{trial.label}: {fmt.rps(trial.throughput_rps)}, CPU {fmt.cores(trial.cpu_util)}{err}"
+
+
+SHOWN_OUTPUT_LINES = 5
+
+
+def failure_lines(trial: Trial) -> list[str]:
+    """Under a trial that did not finish: where its error was raised and the last lines
+    its processes printed (`Trial.output_tail`), so a failure is seen where it happens."""
+    if trial.ok:
+        return []
+    out = [f"at {' → '.join(frames)}" for frames in list(trial.error_tracebacks.values())[:1] if frames]
+    return out + [f"| {line}" for line in trial.output_tail[-SHOWN_OUTPUT_LINES:]]
 
 
 def calibration_line(trial: Trial) -> str:
