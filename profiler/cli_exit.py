@@ -96,8 +96,8 @@ def _main(app: typer.Typer, argv: list[str] | None, received: Received) -> int:
         if type(exc).__name__ == "Abort":  # click's wrapping of a KeyboardInterrupt
             cause = exc.__cause__ if isinstance(exc.__cause__, KeyboardInterrupt) else KeyboardInterrupt()
             return _interrupted(received, cause)
-        if isinstance(exc, OSError) and exc.filename:  # a file the user named, unwritable
-            return error_line(f"{exc.strerror or exc}: {exc.filename}", EXIT_USAGE)
+        if isinstance(exc, OSError) and exc.filename:  # a file concur writes: unwritable, disk full
+            return error_line(f"cannot write {exc.filename}: {exc.strerror or exc}", EXIT_USAGE)
         raise
     return code if isinstance(code, int) else EXIT_OK
 

@@ -30,10 +30,6 @@ class ResultsError(InputError):
     """A results file is missing, malformed or of another schema version."""
 
 
-class OutputError(ConcurError):
-    """A file concur writes cannot be written (a full disk, a folder gone read-only)."""
-
-
 class ServiceLost(ConcurError):
     """A service the run needs (an embedded database server) stopped while trials ran: the
     run stops there and says so; what was measured before is kept."""

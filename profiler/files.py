@@ -7,7 +7,6 @@ import os
 import threading
 from pathlib import Path
 
-from profiler.errors import OutputError
 from profiler.redact import redact
 
 
@@ -17,8 +16,8 @@ def write_atomic(path: str | os.PathLike[str], text: str | bytes) -> Path:
     Text is redacted on the way (`profiler.redact`): whatever a report or a results file
     quotes (a command line, a driver's error), no password reaches the disk.
 
-    A failure to write (a full disk, a read-only folder) is an `OutputError` naming the
-    file and its folder; the earlier version of the file, if any, is left as it was.
+    A failure to write (a full disk, a read-only folder) is an OSError naming the file
+    (`filename`); the earlier version of the file, if any, is left as it was.
 
     The temp file's name is chosen before it exists (pid and thread make it unique), so
     an interrupt landing anywhere, even between the file's creation and the return of
@@ -37,8 +36,9 @@ def write_atomic(path: str | os.PathLike[str], text: str | bytes) -> Path:
     except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        if isinstance(exc, OSError):  # a full disk, a folder gone read-only: one line, no traceback
-            raise OutputError(f"cannot write {p.name} in {p.parent}: "
-                              f"{exc.strerror or type(exc).__name__}") from None
+        if isinstance(exc, OSError) and not exc.filename:
+            # A full disk, a folder gone read-only: the error names the file concur was
+            # writing (the CLI prints it as one line), not the temp file or nothing.
+            raise OSError(exc.errno, exc.strerror or type(exc).__name__, str(p)) from None
         raise
     return p

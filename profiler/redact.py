@@ -129,8 +129,8 @@ def _passwords(text: str) -> Iterator[str]:
             yield userinfo.split(":", 1)[1]
     for m in _KEY_VALUE.finditer(text):
         secret = m["secret"]
-        if m.start() > 0 and text[m.start() - 1] in "?&":
-            secret = secret.split("&", 1)[0]
+        if secret[:1] not in "\"'\\":
+            secret = _bare_value(m)[0]
         yield _unquote(secret.strip('"\\')) if secret[:1] in "\"\\" else _unquote(secret)
 
 
@@ -198,13 +198,24 @@ def _mask_value(m: re.Match[str]) -> str:
     if secret.startswith(("\\\"", "\"", "'")):  # keep the quotes: the text stays valid
         quote = "\\\"" if secret.startswith("\\\"") else secret[0]
         return f"{m['head']}{quote}{MASK}{quote}"
-    rest = ""
-    if m.start() > 0 and m.string[m.start() - 1] in "?&" and "&" in secret:
-        secret, rest = secret.split("&", 1)  # a query parameter ends at the next one
-        rest = "&" + rest
+    secret, rest = _bare_value(m)
     if secret == MASK:
         return m.group(0)
     return f"{m['head']}{MASK}{rest}"
+
+
+def _bare_value(m: re.Match[str]) -> tuple[str, str]:
+    """An unquoted value and what follows it in the same word: a query parameter ends at
+    the next `&`; a value after `"key":` (JSON, a dict's repr) at `,;)}]`; a `key=value`
+    (conninfo, the environment) runs to whitespace, since a password may hold them all."""
+    secret = m["secret"]
+    if m.start() > 0 and m.string[m.start() - 1] in "?&":
+        end = secret.find("&")
+    elif m["head"].rstrip().endswith(":"):
+        end = next((i for i, c in enumerate(secret) if c in ",;)}]"), -1)
+    else:
+        end = -1
+    return (secret, "") if end < 0 else (secret[:end], secret[end:])
 
 
 def command_line(argv: Iterable[str]) -> str:

@@ -108,6 +108,10 @@ def measure(prepared: Prepared, options: RunOptions, progress: Progress,
     except ServiceLost as exc:
         results.stopped_by = str(exc)
         progress.note(f"{exc}: the run stops here, keeping the trials measured before")
+    if prepared.feed is not None and prepared.feed.error:
+        session.log("records", f"{prepared.feed.error}: trials used the {prepared.feed.written:,} "
+                    "rows before it")
+        progress.note(f"{prepared.feed.error}: trials used the {prepared.feed.written:,} rows before it")
     if results.trials:  # the sweep sizes each trial to ~1 s: report the largest
         results.workload.records_per_trial = max(t.records for t in results.trials)
     results.finished_at = now_iso()

@@ -213,7 +213,7 @@ def test_a_full_disk_is_one_line_naming_the_folder_and_the_results_are_kept(tmp_
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stdout + done.stderr
     lines = [line for line in done.stderr.splitlines() if line.strip()]
-    assert lines[-1].startswith("error: cannot write ") and f"in {full}/out: No space left" in lines[-1]
+    assert lines[-1].startswith(f"error: cannot write {full}/out/") and "No space left" in lines[-1]
     kept = list(spare.glob("concur-results-*.json"))
     assert len(kept) == 1 and f"saved to {kept[0]}" in done.stderr
     assert load_results(kept[0]).trials[0].ok

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from profiler import format as fmt
-from profiler.errors import OutputError, ServiceLost
+from profiler.errors import ServiceLost
 from profiler.measure.trial import TrialSpec, run_trial
 from profiler.results import Results, Skipped, SweepEvent, Trial
 
@@ -116,11 +116,12 @@ class Session:
             return
         try:
             self.results.save(self.json_path)
-        except OutputError as exc:
+        except OSError as exc:
             if not self._unsaved_said:
                 self._unsaved_said = True
-                self.progress.note(f"{exc}: the run goes on; its results stay in memory and are "
-                                   "written at the end wherever they can be")
+                self.progress.note(f"cannot write {exc.filename}: {exc.strerror}; the run goes on, "
+                                   "its results stay in memory and are written at the end wherever "
+                                   "they can be")
 
 
 def keep_results(results: Results, path: str | Path, progress: Progress) -> Path:
@@ -129,11 +130,12 @@ def keep_results(results: Results, path: str | Path, progress: Progress) -> Path
     can be written."""
     try:
         return results.save(path)
-    except OutputError as exc:
+    except OSError as exc:
         fallback = Path(tempfile.gettempdir()) / f"concur-results-{os.getpid()}-{int(time.time())}.json"
         try:
             saved = results.save(fallback)
-        except OutputError:
+        except OSError:
             raise exc from None
-        progress.note(f"{exc}; the results were saved to {saved} instead")
+        progress.note(f"cannot write {exc.filename}: {exc.strerror}; the results were saved to "
+                      f"{saved} instead")
         return saved

@@ -52,6 +52,7 @@ class RecordFeed:
     path: str
     chunks: Iterator[list[Any]] | None  # the input still to read; None once it is all written
     written: int = 0
+    error: str = ""  # why reading stopped before the end of the input (a row it cannot parse)
 
     def supply(self, n: int) -> int:
         """Make at least `n` records readable from the file (fewer if the input has fewer);
@@ -61,6 +62,11 @@ class RecordFeed:
                 rows = next(self.chunks)
             except StopIteration:
                 self.chunks = None
+                break
+            except InputError as exc:
+                if not self.written:
+                    raise
+                self.chunks, self.error = None, str(exc)  # the rows before it are the input
                 break
             with open(self.path, "ab") as fh:
                 pickle.dump(rows, fh, protocol=pickle.HIGHEST_PROTOCOL)
