@@ -221,8 +221,10 @@ def test_a_full_disk_is_one_line_naming_the_folder_and_the_results_are_kept(tmp_
 
 # ---------------------------------------------------------------- files and services
 
-def test_a_results_file_that_is_a_device_a_pipe_or_huge_is_refused_in_one_line(tmp_path):
+def test_a_results_file_that_is_a_device_a_pipe_or_huge_is_refused_in_one_line(concur, tmp_path):
     """`concur report /dev/zero` used to read until memory ran out (item 16)."""
+    concur.run("report /dev/zero", tmp_path / "cli", "report", "/dev/zero").assert_one_line(
+        2, "/dev/zero is not a regular file")
     fifo = tmp_path / "pipe.json"
     os.mkfifo(fifo)
     huge = tmp_path / "huge.json"
