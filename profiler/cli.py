@@ -51,7 +51,13 @@ from profiler.extras import require
 from profiler.files import write_atomic
 from profiler.models import get_model, model_options_from_flags
 from profiler.redact import command_line
-from profiler.report.console import TerminalProgress, plain_console, print_summary, stderr_console
+from profiler.report.console import (
+    TerminalProgress,
+    plain_console,
+    print_summary,
+    same_output,
+    stderr_console,
+)
 from profiler.results import Constraints, Results
 from profiler.results.schema import to_data
 from profiler.review.config import load_thresholds
@@ -186,7 +192,9 @@ def run(flags: RunFlags) -> None:
         budget = options.budget_s if options.concurrency is None else None
         with TerminalProgress(stderr_console(), quiet=flags.quiet, budget_s=budget) as progress:
             results = api.profile(flags.target, options, progress)
-        print_summary(console, results)
+        # A note the progress printed where the summary goes is not printed twice.
+        shown = progress.shown if same_output(sys.stderr, sys.stderr if to_stdout else sys.stdout) else ()
+        print_summary(console, results, shown)
         if not flags.no_report:
             # matplotlib loads only when a report is drawn
             from profiler.report.html import render_report
