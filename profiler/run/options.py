@@ -25,9 +25,8 @@ def require_linux() -> None:
     if not sys.platform.startswith("linux"):
         raise ConfigError(
             f"concur measures on Linux only (it reads /proc for CPU and run-queue time and "
-            f"starts every trial as a process group of its own); this is {_SYSTEMS.get(sys.platform, sys.platform)}. "
-            "Run it on a Linux machine, container or VM; `concur report` and `concur compare` "
-            "read saved results anywhere")
+            f"starts every trial as a process group of its own); this is {_SYSTEMS.get(sys.platform, sys.platform)}: "
+            "run it on a Linux machine, container or VM")
 
 
 @dataclass(frozen=True)
