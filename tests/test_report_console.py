@@ -92,6 +92,19 @@ def test_plain_output_has_one_line_per_start_and_per_result():
     assert lines[1] == "  threads×8: 310 records/s, CPU 0.92 cores"
 
 
+def test_the_live_line_is_one_line_cut_at_the_terminals_width():
+    """On an 80-column terminal a long status ("… of the 1:00 budget left") is cut with
+    "…", never wrapped onto a second line that each redraw leaves behind."""
+    from profiler.report.console import _LiveLine
+
+    progress = TerminalProgress(plain()[0], budget_s=60, clock=FakeClock())
+    progress.trial_started(spec("asyncio-threads", 128, 1_234_567), None)
+    out = io.StringIO()  # one rendering of the live line, as the terminal gets it
+    Console(file=out, width=80, force_terminal=True, color_system=None).print(_LiveLine(progress))
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 1 and len(lines[0]) <= 80 and lines[0].endswith("…"), lines
+
+
 def test_closing_the_live_line_restores_the_cursor_and_stops_redrawing():
     out = io.StringIO()
     console = Console(file=out, width=120, force_terminal=True)

@@ -157,8 +157,10 @@ class _LiveLine:
         self.spinner = Spinner("dots", style="green")
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        self.spinner.update(text=Text(self.progress.status(), overflow="ellipsis", no_wrap=True))
-        yield self.spinner
+        # One line, cut with "…" at the terminal's width: the spinner's own text would wrap
+        # (rich's Spinner joins frame and text into a Text that forgets `no_wrap`).
+        frame = self.spinner.render(console.get_time())
+        yield Text.assemble(frame, " ", self.progress.status(), no_wrap=True, overflow="ellipsis")
 
 
 def _style(trial: Trial) -> str | None:
