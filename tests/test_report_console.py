@@ -123,8 +123,7 @@ def test_table_has_one_row_per_configuration_with_mean_and_spread():
     console, out = plain(250)
     console.print(trials_table(results))
     text = out.getvalue()
-    rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in text.splitlines()
-            if line.startswith("│")]
+    rows = table_rows(text)
     threads8 = [row for row in rows if row[:2] == ["threads", "8"]]
     assert threads8 == [["threads", "8", "3", "320 ± 10", "15 min 38 s", "0.95", "42 MiB", "8",
                          "n/a", "0", "← recommended"]]  # three repeats, one row; the full batch
@@ -241,7 +240,27 @@ def test_ctrl_c_on_a_terminal_gives_the_cursor_back_and_keeps_the_spinner_out_of
         os.execv(sys.executable, [sys.executable, "-m", "profiler", "run", f"{CORE}:hangs",
                                   "--models", "sequential", "--concurrency", "1", "--records", "5",
                                   "--timeout", "60", "--out", str(tmp_path / "out"), "--no-report"])
-    out, sent, deadline = b"", False, time.monotonic() + 90
+    sent = []
+
+    def ctrl_c_during_the_countdown(out: bytes) -> None:
+        if not sent and b"running 0:06" in out:  # the countdown is on screen
+            os.kill(pid, signal.SIGINT)
+            sent.append(True)
+
+    text, code = pty_output(pid, fd, ctrl_c_during_the_countdown)
+    assert sent, text[-2000:]
+    assert code == 130
+    assert "kills it in" in text
+    assert text.rfind("\x1b[?25h") > text.rfind("\x1b[?25l")  # the cursor is visible at the end
+    summary = text.index("keeping the trials measured so far")
+    assert "⠋" not in text[summary:] and "elapsed" not in text[summary:]  # no spinner after it
+    assert "Traceback" not in text
+
+
+def pty_output(pid: int, fd: int, watch=None, within_s: float = 90.0) -> tuple[str, int]:
+    """Everything the child on the pseudo-terminal `fd` writes until it ends (`watch` sees
+    the output so far as it grows), and its exit code."""
+    out, deadline = b"", time.monotonic() + within_s
     while time.monotonic() < deadline:
         ready, _, _ = select.select([fd], [], [], 0.2)
         if ready:
@@ -252,18 +271,10 @@ def test_ctrl_c_on_a_terminal_gives_the_cursor_back_and_keeps_the_spinner_out_of
             if not chunk:
                 break
             out += chunk
-        if not sent and b"running 0:06" in out:  # the countdown is on screen
-            os.kill(pid, signal.SIGINT)
-            sent = True
+        if watch is not None:
+            watch(out)
     _, status = os.waitpid(pid, 0)
-    text = out.decode("utf-8", "replace")
-    assert sent, text[-2000:]
-    assert os.waitstatus_to_exitcode(status) == 130
-    assert "kills it in" in text
-    assert text.rfind("\x1b[?25h") > text.rfind("\x1b[?25l")  # the cursor is visible at the end
-    summary = text.index("keeping the trials measured so far")
-    assert "⠋" not in text[summary:] and "elapsed" not in text[summary:]  # no spinner after it
-    assert "Traceback" not in text
+    return out.decode("utf-8", "replace"), os.waitstatus_to_exitcode(status)
 
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -290,21 +301,11 @@ def test_concur_run_on_an_80_column_terminal_fits_every_line(tmp_path):
                                   "--models", "sequential,threads,asyncio", "--concurrency", "1,4",
                                   "--records", "30", "--total", "300000", "--no-report",
                                   "--json", str(tmp_path / "r.json")])
-    raw = b""
-    while True:
-        try:
-            chunk = os.read(fd, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        raw += chunk
-    _, status = os.waitpid(pid, 0)
-    text = raw.decode("utf-8", "replace")
-    assert os.waitstatus_to_exitcode(status) == 0, text[-3000:]
+    text, code = pty_output(pid, fd)
+    assert code == 0, text[-3000:]
     lines = screen_lines(text)
     assert max(len(line) for line in lines) <= 80, max(lines, key=len)
-    rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in lines if line.startswith("│")]
+    rows = table_rows("\n".join(lines))
     marked = [row for row in rows if row[-1] in ("← recommended", "←")]
     assert len(marked) == 1 and marked[0][0] in ("sequential", "threads")
     assert {(row[0], row[1]) for row in rows} == {("sequential", "1"), ("threads", "1"), ("threads", "4")}
