@@ -268,23 +268,25 @@ def _describe_callables(module: Any) -> str:
 # `module:attr` is imported as `python -m module` would: the current folder first on the
 # path, so `concur run job:handle` works beside job.py and `pkg.job:handle` may use relative
 # imports. `path/to/file.py:attr` inside a package (folders with __init__.py) is imported as
-# that package's module (`pkg.job`, from the folder above the package); a file outside any
-# package as a file, with its folder first on the path as `python file.py` would have it.
+# that package's module (`pkg.job`, from the folder above the package), with its own folder
+# on the path too so that a plain `import helpers` of a sibling also works; a file outside
+# any package as a file, with its folder first on the path as `python file.py` would have it.
 # That folder is first only while the target imports: afterwards it moves to the end of
 # sys.path, so the target's later imports still find its siblings but a sibling named like
 # a module concur itself needs later (a `gzip.py` beside the job) cannot replace it.
 
 
 @contextmanager
-def _first_on_path(folder: str) -> Iterator[None]:
-    sys.path.insert(0, folder)
+def _first_on_path(*folders: str) -> Iterator[None]:
+    sys.path[0:0] = folders
     try:
         yield
     finally:
-        with suppress(ValueError):
-            sys.path.remove(folder)  # the first occurrence: ours, unless the target moved it
-        if folder not in sys.path:
-            sys.path.append(folder)
+        for folder in folders:
+            with suppress(ValueError):
+                sys.path.remove(folder)  # the first occurrence: ours, unless the target moved it
+            if folder not in sys.path:
+                sys.path.append(folder)
 
 
 def _import_target(base: str) -> Any:
@@ -338,8 +340,8 @@ def _import_package_module(path: Path, root: Path, name: str) -> Any:
         # Another package of that name is already imported (a `tests` package from
         # site-packages, say): ours cannot be reached by name, so load the file itself.
         return _import_file(path)
-    try:
-        with _first_on_path(str(root)):
+    try:  # its siblings by plain name too (`import helpers`), as `python file.py` has them
+        with _first_on_path(str(root), str(path.parent)):
             module = _guarded_import(name, lambda: importlib.import_module(name),
                                      f" (as module {name} of the package in {root})")
     except ImportError as exc:

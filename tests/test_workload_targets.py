@@ -69,6 +69,17 @@ def test_a_package_module_with_relative_imports_loads_by_dotted_name_and_by_path
     assert by_path.handle.__module__ == f"{package}.etl"  # the package's module, not a copy
 
 
+def test_a_package_file_may_also_import_its_siblings_by_plain_name(tmp_path, fresh_imports):
+    """`python path/to/pkg/job.py` has the file's folder on the path: `import helpers` of a
+    sibling keeps working when the file is imported as the package's module."""
+    package = unique("jobs")
+    write_package(tmp_path, package)
+    (tmp_path / package / "plain.py").write_text(
+        "import helpers\nfrom .helpers import double\n\ndef handle(record):\n"
+        "    return helpers.double(record) + double(record)\n")
+    assert load_target(f"{tmp_path / package / 'plain.py'}:handle").handle(1) == 4
+
+
 def test_the_targets_folder_is_last_on_the_path_once_it_is_imported(tmp_path, fresh_imports):
     name = unique("job")
     (tmp_path / f"{name}.py").write_text("def handle(record):\n    return record\n")
