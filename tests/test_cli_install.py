@@ -144,6 +144,7 @@ def test_a_run_without_a_report_and_the_help_never_import_matplotlib_or_pandas(t
     assert (tmp_path / "r.json").exists()
 
 
+@pytest.mark.slow
 def test_a_run_fits_its_scaling_curve_and_draws_the_report_without_scipy(tmp_path):
     """scipy (143 MB installed) is not a dependency: the USL fit is numpy's least squares
     and the t quantiles are computed; a run with a fitted curve and its report needs neither."""

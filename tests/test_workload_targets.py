@@ -6,6 +6,7 @@ is checked before any trial, one line per breach."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -146,6 +147,7 @@ def test_a_workload_whose_handle_takes_a_ctx_needs_a_setup():
 
 # --- as a user runs it: the console script, no PYTHONPATH ----------------------------------
 
+@pytest.mark.slow
 def test_concur_run_module_colon_function_from_the_folder_holding_it(tmp_path):
     """`concur run job:handle` beside job.py; a `gzip.py` there (named like the standard
     library) does not break concur drawing the report."""
@@ -159,11 +161,15 @@ def test_concur_run_module_colon_function_from_the_folder_holding_it(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_concur_run_a_package_handler_with_relative_imports_without_pythonpath(tmp_path):
+    """By dotted name from the folder above the package, and by path from anywhere: the
+    trial's own process imports it the same way (a trial that could not would fail)."""
     write_package(tmp_path, "jobs")
     for target, cwd in (("jobs.etl:handle", tmp_path), (f"{tmp_path}/jobs/etl.py:handle", "/")):
-        proc = subprocess.run([str(CONCUR), "run", target, "--models", "sequential,threads",
-                               "--concurrency", "1,2", "--records", "20", "-q", "--no-report",
+        proc = subprocess.run([str(CONCUR), "run", target, "--models", "threads",
+                               "--concurrency", "2", "--records", "20", "-q", "--no-report",
                                "--json", str(tmp_path / "r.json")],
                               cwd=cwd, env=user_env(), capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, (target, proc.stderr)
+        assert json.loads((tmp_path / "r.json").read_text())["trials"][0]["status"] == "ok"
