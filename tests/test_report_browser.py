@@ -84,9 +84,24 @@ def page_requests(netlog: Path) -> list[str]:
 
 @pytest.fixture(scope="module")
 def report_dir(tmp_path_factory) -> Path:
+    """The report fixture's run at 40× its throughput: the y axis reads up to 14,000
+    records/s, tick labels wide enough to have run into the axis title (issue 25)."""
     out = tmp_path_factory.mktemp("browser-report")
-    render_report(make_results(), out)
+    results = make_results()
+    for trial in results.trials:
+        trial.throughput_rps *= 40
+        trial.wall_s /= 40
+    fit_scaling_again(results)
+    render_report(results, out)
     return out
+
+
+def fit_scaling_again(results) -> None:
+    from profiler.analysis.scaling import fit_scaling
+    from profiler.analysis.standings import table
+
+    table(results)  # the trials changed: judged again
+    results.scaling = fit_scaling(results)
 
 
 @pytest.mark.parametrize("size", [(1280, 2000), (390, 1600)], ids=["laptop", "phone"])
@@ -128,9 +143,18 @@ window.addEventListener("load", function () {
   var svg = Array.prototype.find.call(document.querySelectorAll("svg.chart"),
                                       function (s) { return s.getBoundingClientRect().width > 0; });
   r.chart = svg ? svg.getAttribute("class") : null;
-  r.outside = []; r.minText = 1e9;
+  r.outside = []; r.minText = 1e9; r.overlaps = [];
   if (svg) {
     var box = svg.getBoundingClientRect();
+    /* Each axis title has a band of its own: the y title left of every y tick label, the
+       x title below every x tick label (wherever the ticks happen to fall). */
+    var titles = svg.querySelectorAll(".axis-title");
+    var xt = titles[0].getBoundingClientRect(), yt = titles[1].getBoundingClientRect();
+    svg.querySelectorAll(".ticks text").forEach(function (t) {
+      var b = t.getBoundingClientRect(), anchor = t.getAttribute("text-anchor");
+      if (anchor === "end" && b.left < yt.right) r.overlaps.push(titles[1].textContent + " / " + t.textContent);
+      if (anchor === "middle" && b.bottom > xt.top) r.overlaps.push(titles[0].textContent + " / " + t.textContent);
+    });
     svg.querySelectorAll("text").forEach(function (t) {
       var b = t.getBoundingClientRect();
       if (b.left < box.left - 1 || b.right > box.right + 1 || b.top < box.top - 1 ||
@@ -196,6 +220,7 @@ def test_plots_fit_their_boxes_and_the_interactive_parts_work_offline(report_dir
     # the throughput chart: the layout drawn for this width, every label inside it, ≥ 10 px
     assert found["chart"] == ("chart chart-narrow" if width < 640 else "chart chart-wide")
     assert found["outside"] == []
+    assert found["overlaps"] == [], "an axis title runs into the tick labels"
     assert found["minText"] >= 10
     # hovering a point shows its values
     assert found["readout"] == found["expected"] and "records/s" in found["readout"]

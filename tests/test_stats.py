@@ -88,14 +88,31 @@ def test_a_comparison_is_settled_when_significant_or_equivalent_within_the_margi
     assert once.equivalent(0.05) is None and not once.settled(0.05)
 
 
-def test_the_95_percent_t_table_matches_scipy_within_half_a_percent():
+def test_the_t_quantiles_match_scipy():
+    """The 95 % table within half a percent; any other confidence computed, to 1e-9."""
     from scipy.stats import t
 
     from profiler.stats import _t
 
     for df in [1, 1.05, 1.36, 1.77, 2, 2.4, 3, 3.7, 5.5, 9, 14.2, 29, 33, 47.5, 90, 150, 1000, 1e6]:
         assert _t(0.95, df) == pytest.approx(float(t.ppf(0.975, df)), rel=0.005), df
-    assert _t(0.90, 7) == pytest.approx(float(t.ppf(0.95, 7)), rel=1e-9)  # scipy answers
+    for confidence, df in ((0.90, 7), (0.99, 2.5), (0.5, 0.7), (0.999, 40)):  # no table: computed
+        assert _t(confidence, df) == pytest.approx(float(t.ppf((1 + confidence) / 2, df)), rel=1e-9)
+
+
+def test_other_confidences_need_no_scipy():
+    """scipy is not installed with concur (the USL fit and every interval use numpy or the
+    standard library); the values are scipy's t.ppf, written down."""
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['scipy'] = None\n"
+            "from profiler.stats import _t\n"
+            "print(repr(_t(0.90, 7)), repr(_t(0.99, 2.5)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    ninety, ninety_nine = map(float, out.stdout.split())
+    assert ninety == pytest.approx(1.8945786050900062, rel=1e-9)
+    assert ninety_nine == pytest.approx(7.163728138948783, rel=1e-9)
 
 
 def test_the_sweep_never_imports_scipy():

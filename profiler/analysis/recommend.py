@@ -31,7 +31,18 @@ def recommend(results: Results, constraints: Constraints | None = None) -> Recom
     """The standings' best configuration (`analysis.standings`) with its sentence, rationale,
     warnings and exclusions; model and concurrency are None when no configuration
     completed or none qualified. `constraints` (default: those the standings were judged
-    under) re-judge the table when they differ."""
+    under) re-judge the table when they differ. A run that was stopped gives its best so
+    far, said to be provisional in the sentence itself, so no reader takes it as final."""
+    rec = _recommend(results, constraints)
+    if results.interrupted:
+        trials = fmt.plural(len(results.trials), "trial")
+        rec.sentence = f"provisional, the run was stopped after {trials}: {rec.sentence}"
+        rec.warnings.insert(0, "the run was stopped before the sweep finished: a configuration "
+                               "it did not reach may be faster; run it again for a final verdict")
+    return rec
+
+
+def _recommend(results: Results, constraints: Constraints | None) -> Recommendation:
     s = table(results, constraints)
     constraints = s.constraints
     configs = list(s.configs)

@@ -22,6 +22,18 @@ from profiler.report.plotstyle import NAxis, Run, by_model, n_star_label, naxis,
 from profiler.results import Config, Results, standings_of
 
 USL_SAMPLES = 48
+# Horizontal room, in px of the 12 px chart text (svg.chart text in base.html.j2): a digit
+# or letter is at most about 7 px wide in the usual sans-serif faces, a comma, point or
+# space about 3.5. The y-axis title is rotated with its baseline at Y_TITLE_X, so its
+# glyphs reach Y_TITLE_DESCENT px right of it; tick labels end TICK_GAP px left of the axis
+# (the template's `box[0] - 6`).
+CHAR_PX, NARROW_CHAR_PX = 7.0, 3.5
+Y_TITLE_X, Y_TITLE_DESCENT, TITLE_GAP, TICK_GAP = 12, 4, 4, 6
+
+
+def text_px(text: str) -> float:
+    """An upper estimate of the width of `text` in the chart's 12 px font."""
+    return sum(NARROW_CHAR_PX if ch in ",. " else CHAR_PX for ch in text)
 
 
 @dataclass(frozen=True)
@@ -65,6 +77,7 @@ class Layout:
     y_label: str
     label_x: str  # where the axis titles go
     label_y: str
+    y_title_x: str = "12"  # the rotated y-axis title's baseline, left of the tick labels
 
 
 @dataclass(frozen=True)
@@ -174,7 +187,13 @@ def _layout(css: str, size: tuple[int, int], margins: tuple[int, int, int, int],
             curves[model] = [(n, float(usl(n, fit.lambda_rps, fit.sigma, fit.kappa))) for n in ns]
             tops += [v for _, v in curves[model]]
     y_max, y_step = nice_top(max(tops, default=1.0) * 1.05)
-    left, top, right, bottom = margins[0], margins[1], size[0] - margins[2], size[1] - margins[3]
+    y_values = [k * y_step for k in range(int(round(y_max / y_step)) + 1)]
+    y_labels = [fmt.rate(v) for v in y_values]
+    # The plot starts right of the widest tick label, which starts right of the y-axis title:
+    # "12,000" must not run into "records/s" (issue 25).
+    widest = max((text_px(label) for label in y_labels), default=0.0)
+    left = max(margins[0], math.ceil(Y_TITLE_X + Y_TITLE_DESCENT + TITLE_GAP + widest + TICK_GAP))
+    top, right, bottom = margins[1], size[0] - margins[2], size[1] - margins[3]
     f = _Frame(left, top, right, bottom, axis, y_max)
     lines, points = [], []
     for model, cfgs in models.items():
@@ -203,13 +222,12 @@ def _layout(css: str, size: tuple[int, int], margins: tuple[int, int, int, int],
             points.append(Point(f"{x:.1f}", f"{y:.1f}", marker_path(shape, x, y), st.colour, bar,
                                 _readout(c)))
     x_ticks = tuple(Tick(f"{f.x(at):.1f}", *label.split("\n", 1)) for at, label in axis.ticks(max_ticks))
-    y_ticks = tuple(Tick(f"{f.y(v):.1f}", fmt.rate(v))
-                    for v in (k * y_step for k in range(int(round(y_max / y_step)) + 1)))
+    y_ticks = tuple(Tick(f"{f.y(v):.1f}", label) for v, label in zip(y_values, y_labels, strict=True))
     split = f"{f.x(axis.split):.1f}" if axis.split is not None else ""
     return Layout(css, size[0], size[1], (f"{left}", f"{top}", f"{right}", f"{bottom}"),
                   x_ticks, y_ticks, tuple(lines), tuple(points), split,
                   "concurrency N (log₂ scale)", "records/s",
-                  f"{(left + right) / 2:.1f}", f"{(top + bottom) / 2:.1f}")
+                  f"{(left + right) / 2:.1f}", f"{(top + bottom) / 2:.1f}", f"{Y_TITLE_X}")
 
 
 def throughput_chart(results: Results) -> Chart | None:

@@ -12,12 +12,14 @@ lines, never hard-wrapped; with `--quiet`, nothing.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import IO, Any
 
+from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.live import Live
 from rich.spinner import Spinner
@@ -59,6 +61,7 @@ class TerminalProgress:
         self._durations: list[float] = []
         self._running: _Running | None = None
         self._live: Live | None = None
+        self.shown: list[str] = []  # the notes printed while the run ran (see print_summary)
 
     # --- lifecycle: the live line never outlives the run ---------------------------------
     def __enter__(self) -> TerminalProgress:
@@ -110,6 +113,7 @@ class TerminalProgress:
         self.close()
         if not self.quiet:
             self.console.print(f"  {message}", style="dim", highlight=False, markup=False)
+            self.shown.append(message)
 
     # --- what the live line says -------------------------------------------------------
     def status(self, now: float | None = None) -> str:
@@ -155,8 +159,10 @@ class _LiveLine:
         self.spinner = Spinner("dots", style="green")
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        self.spinner.update(text=Text(self.progress.status(), overflow="ellipsis", no_wrap=True))
-        yield self.spinner
+        # One line, cut with "…" at the terminal's width: the spinner's own text would wrap
+        # (rich's Spinner joins frame and text into a Text that forgets `no_wrap`).
+        frame = self.spinner.render(console.get_time())
+        yield Text.assemble(frame, " ", self.progress.status(), no_wrap=True, overflow="ellipsis")
 
 
 def _style(trial: Trial) -> str | None:
@@ -241,47 +247,132 @@ def _throughput(c: Config) -> str:
     return fmt.rate_spread(c.throughput_rps, cv * c.throughput_rps if cv is not None else None)
 
 
-def trials_table(results: Results) -> Table:
+@dataclass(frozen=True)
+class _Column:
+    """One column of the terminal table: its header (two short lines rather than one long
+    one), how to align it, and `drop`: 0 = always shown, else the order in which columns
+    give way on a narrow terminal (the highest first)."""
+
+    header: str
+    justify: str
+    drop: int
+    name: str  # how it is named when it is left out
+
+    @property
+    def width(self) -> int:
+        return max(cell_len(line) for line in self.header.split("\n"))
+
+
+MARK = "← recommended"
+SHORT_MARK = "←"
+SHORT_MARK_DROP = 3.5  # the mark loses its words after the DB columns, before the CPU
+
+
+def trials_table(results: Results, width: int | None = None) -> Table:
     """One row per configuration, its repeats as mean ± standard deviation (hyperfine's and
     pyperf's form), with the full batch's time (--total) and the database's own count of
     sessions and refusals when they were measured; then one row per trial that did not
-    finish. The report has every trial."""
+    finish (its status; the reason is among the warnings). The report has every trial.
+
+    Laid out for `width` columns (None: any width): model, N, records/s and the mark of
+    the recommended row always stay; the other columns give way, least telling first, and
+    the caption names those left out. Where everything fits, nothing is left out."""
+    columns, rows = _table_cells(results)
+    shown = list(range(len(columns)))
+    mark = MARK
+    # What gives way, in order: the columns by their `drop`, and the mark's words (for a
+    # caption that says what ← means) just before the CPU, the full batch and the errors.
+    steps: list[int | None] = sorted((i for i, c in enumerate(columns) if c.drop),
+                                     key=lambda i: -columns[i].drop)
+    steps.insert(sum(columns[i].drop > SHORT_MARK_DROP for i in steps), None)
+    for step in steps if width is not None else ():
+        if _natural_width(columns, rows, shown, mark) <= width:
+            break
+        if step is None:
+            mark = SHORT_MARK
+        else:
+            shown.remove(step)
     sizes = sorted({t.records for t in results.trials})
     per_trial = ("no trials" if not sizes else f"{sizes[0]:,} records per trial" if len(sizes) == 1
                  else f"{sizes[0]:,}–{sizes[-1]:,} records per trial")
-    table = Table(title=f"concur: {results.workload.name} ({per_trial})")
+    left_out = [columns[i].name for i in range(len(columns)) if i not in shown]
+    caption = []
+    if mark == SHORT_MARK:
+        caption.append(f"{SHORT_MARK} recommended")
+    if left_out:
+        caption.append(f"left out at {width} columns: {', '.join(left_out)} (a wider terminal "
+                       "or the report shows them)")
+    table = Table(title=f"concur: {results.workload.name} ({per_trial})",
+                  caption="; ".join(caption) or None, caption_justify="left")
+    for i in shown:
+        table.add_column(columns[i].header, justify=columns[i].justify,  # type: ignore[arg-type]
+                         no_wrap=True)
+    for cells, style in rows:
+        cells = [MARK if c is _MARKED and mark == MARK else SHORT_MARK if c is _MARKED else c
+                 for c in cells]
+        table.add_row(*(cells[i] for i in shown), style=style)
+    return table
+
+
+_MARKED = "\0recommended"  # placeholder for the mark, spelled once the width is known
+
+
+def _table_cells(results: Results) -> tuple[list[_Column], list[tuple[list[str], str | None]]]:
+    """Every column the table can have, and every row's cells (with their style)."""
     total = results.workload.total_records
     db = any(t.db_connections_peak is not None for t in results.trials)
-    for col, justify, shown in (
-            ("model", "left", True), ("N", "right", True), ("runs", "right", True),
-            ("records/s (mean ± sd)", "right", True),
-            (f"{fmt.count(total)} records", "right", bool(total)), ("CPU", "right", True),
-            ("RSS peak", "right", True), ("sockets peak", "right", True),
-            ("sessions", "right", db), ("refused", "right", db), ("loop lag p99", "right", True),
-            ("errors", "right", True), ("", "left", True)):
-        if shown:
-            table.add_column(col, justify=justify, no_wrap=col != "")  # type: ignore[arg-type]
+    wanted = [
+        (_Column("model", "left", 0, "model"), True),
+        (_Column("N", "right", 0, "N"), True),
+        (_Column("runs", "right", 6, "runs"), True),
+        (_Column("records/s\nmean ± sd", "right", 0, "records/s"), True),
+        (_Column(f"{fmt.count(total)}\nrecords", "right", 2, "full batch"), bool(total)),
+        (_Column("CPU\ncores", "right", 3, "CPU"), True),
+        (_Column("RSS\npeak", "right", 8, "RSS peak"), True),
+        (_Column("sockets\npeak", "right", 9, "sockets peak"), True),
+        (_Column("DB\nsessions", "right", 4, "DB sessions"), db),
+        (_Column("DB\nrefused", "right", 5, "DB refused"), db),
+        (_Column("loop lag\np99", "right", 7, "loop lag p99"), True),
+        (_Column("errors", "right", 1, "errors"), True),
+        (_Column("", "left", 0, "recommended"), True),
+    ]
+    keep = [shown for _, shown in wanted]
+    columns = [c for c, shown in wanted if shown]
+    rows: list[tuple[list[str], str | None]] = []
     rec = results.recommendation
     for c in standings_of(results).configs:
         chosen = rec is not None and rec.names(c.model, c.concurrency)
-        batch = [fmt.duration(full_batch_s(total, c.throughput_rps))] if total else []
-        sessions = [fmt.count(c.peak("db_connections_peak")), fmt.count(c.peak("db_refused"))] if db else []
-        table.add_row(
-            c.model, fmt.concurrency(c.concurrency), str(c.repeats), _throughput(c), *batch,
-            fmt.cores(c.mean_of("cpu_util")), fmt.mib(c.peak("rss_peak_bytes")),
-            fmt.count(c.peak("connections_peak")), *sessions, fmt.ms(c.peak("loop_lag_p99_ms")),
-            fmt.count(c.errors), "← recommended" if chosen else "",
-            style="bold green" if chosen else None,
-        )
+        cells = [c.model, fmt.concurrency(c.concurrency), str(c.repeats), _throughput(c),
+                 fmt.duration(full_batch_s(total, c.throughput_rps)) if total else "",
+                 _cores(c.mean_of("cpu_util")), fmt.mib(c.peak("rss_peak_bytes")),
+                 fmt.count(c.peak("connections_peak")), fmt.count(c.peak("db_connections_peak")),
+                 fmt.count(c.peak("db_refused")), fmt.ms(c.peak("loop_lag_p99_ms")),
+                 fmt.count(c.errors), _MARKED if chosen else ""]
+        rows.append(([x for x, k in zip(cells, keep, strict=True) if k],
+                     "bold green" if chosen else None))
     for t in results.trials:
         if not t.ok:
-            table.add_row(t.model, fmt.concurrency(t.concurrency), "1", fmt.NA,
-                          *([fmt.NA] if total else []), fmt.cores(t.cpu_util),
-                          fmt.mib(t.rss_peak_bytes), fmt.count(t.connections_peak),
-                          *([fmt.count(t.db_connections_peak), fmt.count(t.db_refused)] if db else []),
-                          fmt.ms(t.loop_lag_p99_ms), "-", f"{t.status}: {t.status_detail}",
-                          style="red")
-    return table
+            cells = [t.model, fmt.concurrency(t.concurrency), "1", fmt.NA, fmt.NA,
+                     _cores(t.cpu_util), fmt.mib(t.rss_peak_bytes), fmt.count(t.connections_peak),
+                     fmt.count(t.db_connections_peak), fmt.count(t.db_refused),
+                     fmt.ms(t.loop_lag_p99_ms), "-", t.status]
+            rows.append(([x for x, k in zip(cells, keep, strict=True) if k], "red"))
+    return columns, rows
+
+
+def _cores(value: float | None) -> str:
+    """CPU as `fmt.cores` spells it, without the unit (the header says "cores")."""
+    return fmt.cores(value).removesuffix(" cores")
+
+
+def _natural_width(columns: list[_Column], rows: list[tuple[list[str], str | None]],
+                   shown: list[int], mark: str) -> int:
+    """Characters the table takes with these columns, none squeezed: each column is its
+    widest cell plus a space either side and a rule; one more rule closes the row."""
+    def widest(i: int) -> int:
+        cells = [cell_len(mark if cells[i] is _MARKED else cells[i]) for cells, _ in rows]
+        return max([columns[i].width, *cells])
+    return 1 + sum(widest(i) + 3 for i in shown)
 
 
 def _first_errors(results: Results) -> list[str]:
@@ -294,10 +385,11 @@ def _first_errors(results: Results) -> list[str]:
     return list(out)
 
 
-def print_summary(console: Console, results: Results) -> None:
+def print_summary(console: Console, results: Results, shown: Collection[str] = ()) -> None:
     """The story first when the run holds a job and its rewrite, then the verdict (the one
     sentence a reader needs), the table, the evidence, warnings (each error's first message
-    under them), notes and the next step."""
+    under them), notes and the next step. A note in `shown` (the progress printed it to the
+    same screen or file during the run: `same_output`) is not printed a second time."""
     story = story_lines(results)
     if story:
         console.print(story[0], style="bold", highlight=False, markup=False)
@@ -305,15 +397,40 @@ def print_summary(console: Console, results: Results) -> None:
             console.print(line, highlight=False, markup=False)
     verdict = verdict_lines(results)
     console.print(verdict[0], style="bold", highlight=False, markup=False)
-    console.print(trials_table(results))
+    console.print(trials_table(results, console.width))
     styles = {"warning:": "yellow", "note:": "dim", "next:": "cyan"}
     for line in verdict[1:]:
+        if line.startswith("note: ") and line.removeprefix("note: ") in shown:
+            continue
         console.print(line, style=styles.get(line.split(" ", 1)[0]), highlight=False, markup=False)
     for line in _first_errors(results):
         console.print(f"  {line}", style="yellow", highlight=False, markup=False)
     if results.interrupted:
-        console.print("interrupted: results hold the trials measured before the run was stopped",
-                      style="yellow")
+        console.print(f"interrupted: {interrupted_summary(results)}", style="yellow",
+                      highlight=False, markup=False)
+
+
+def interrupted_summary(results: Results) -> str:
+    """What a stopped run measured, for its last line."""
+    s = standings_of(results)
+    labels = [c.label for c in s.configs]
+    shown = ", ".join(labels[:6]) + (f" and {len(labels) - 6} more" if len(labels) > 6 else "")
+    measured = (f"{fmt.plural(len(results.trials), 'trial')} of "
+                f"{fmt.plural(len(labels), 'configuration')} ({shown})" if labels
+                else f"{fmt.plural(len(results.trials), 'trial')}, none finished")
+    return f"the run was stopped after {measured}; the verdict above is provisional"
+
+
+def same_output(a: IO[str] | None, b: IO[str] | None) -> bool:
+    """True when two streams write to the same place (one terminal, or `2>&1` into one file
+    or pipe): what one printed, the other need not repeat."""
+    try:
+        sa, sb = os.fstat(a.fileno()), os.fstat(b.fileno())  # type: ignore[union-attr]
+    except (AttributeError, OSError, ValueError):
+        return False
+    if os.isatty(a.fileno()) and os.isatty(b.fileno()):  # type: ignore[union-attr]
+        return os.ttyname(a.fileno()) == os.ttyname(b.fileno())  # type: ignore[union-attr]
+    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
 
 
 def _console(file: IO[str] | None, **kwargs: Any) -> Console:

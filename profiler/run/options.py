@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +14,19 @@ from profiler.results import Constraints
 DEFAULT_RECORDS = 200
 DEFAULT_TIMEOUT_S = 120.0
 DEFAULT_BUDGET_S = 60.0
+
+
+_SYSTEMS = {"darwin": "macOS", "win32": "Windows", "cygwin": "Windows (Cygwin)"}
+
+
+def require_linux() -> None:
+    """Measuring needs Linux: CPU and run-queue time come from /proc, trials lead process
+    groups that die with their pipe to concur, worker pools fork. Elsewhere, one line."""
+    if not sys.platform.startswith("linux"):
+        raise ConfigError(
+            f"concur measures on Linux only (it reads /proc for CPU and run-queue time and "
+            f"starts every trial as a process group of its own); this is {_SYSTEMS.get(sys.platform, sys.platform)}: "
+            "run it on a Linux machine, container or VM")
 
 
 @dataclass(frozen=True)
@@ -45,6 +59,7 @@ class RunOptions:
     input_rows: tuple[Any, ...] | None = None
 
     def validate(self) -> None:
+        require_linux()
         if self.records is not None and self.records < 1:
             raise ConfigError(f"--records must be ≥ 1, not {self.records}")
         if self.repeat < 1:

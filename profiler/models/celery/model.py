@@ -58,6 +58,7 @@ from typing import Any
 
 import psutil
 
+from profiler.extras import install_hint
 from profiler.models.base import Hooks, Model, unpicklable_reason
 from profiler.models.celery import worker as cw
 from profiler.models.celery.metrics import Execution, depth_metrics, outcome, queue_metrics
@@ -119,7 +120,7 @@ class CeleryModel(Model):
         import importlib.util
 
         if importlib.util.find_spec("celery") is None:
-            return "celery needs celery and a broker client: pip install 'concurrency-profiler[celery]'"
+            return f"celery needs celery and a broker client: {install_hint('celery')}"
         return unpicklable_reason(sample, self.name, "celery workers")
 
     def run(self, workload: Workload, records: list[Any], concurrency: int, hooks: Hooks,

@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from profiler.errors import ConfigError
+from profiler.extras import install_hint
 from profiler.models.workers import chunk_option
 
 DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
@@ -105,7 +106,7 @@ def broker_reason(opts: CeleryOptions) -> str | None:
     try:
         from kombu import Connection
     except ImportError:
-        return "celery needs celery and a broker client: pip install 'concurrency-profiler[celery]'"
+        return f"celery needs celery and a broker client: {install_hint('celery')}"
     try:
         with Connection(opts.broker, connect_timeout=REACH_TIMEOUT_S) as conn:
             conn.ensure_connection(max_retries=1, timeout=REACH_TIMEOUT_S)
