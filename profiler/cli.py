@@ -17,6 +17,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from profiler import api
 from profiler import format as fmt
@@ -26,6 +27,7 @@ from profiler.cli_exit import (
     EXIT_ALL_FAILED,
     EXIT_GATE_FAILED,
     EXIT_INTERRUPTED,
+    EXIT_SERVICE_LOST,
     error_line,
     run_app,
 )
@@ -175,6 +177,10 @@ class RunFlags:
 def run(flags: RunFlags) -> None:
     """Measure TARGET under each concurrency model and recommend one.
 
+    Exit codes: 0 measured, 2 usage or input error, 3 the workload failed in every trial,
+    4 a service the run needs (the embedded database) stopped during it, 130/143/129
+    interrupted (Ctrl-C, SIGTERM, SIGHUP).
+
     The workload's trials see CONCUR_DSN (from --dsn), CONCUR_RECORDS and CONCUR_TOTAL
     (from --records/--total) in their environment, so a scenario can size its data.
     """
@@ -209,6 +215,9 @@ def run(flags: RunFlags) -> None:
         sys.stdout.write(results.to_json() + "\n")
     if results.interrupted:
         raise typer.Exit(EXIT_INTERRUPTED)
+    if results.stopped_by:
+        error_line(f"the run stopped early: {results.stopped_by}", EXIT_SERVICE_LOST)
+        raise typer.Exit(EXIT_SERVICE_LOST)
     if all_failed(results):
         counts: dict[str, int] = {}
         for t in results.trials:
@@ -420,7 +429,7 @@ def scenarios() -> None:
 
     console = plain_console()
     for sc in CATALOG:
-        console.print(f"[bold]{sc.name}[/bold]  {sc.target}", highlight=False)
+        console.print(Text.assemble((sc.name, "bold"), f"  {sc.target}"), highlight=False)
         console.print(f"    {sc.description}", highlight=False, markup=False)
         console.print(f"    $ {sc.command}", style="cyan", highlight=False, markup=False)
 

@@ -4,7 +4,8 @@
 message and exit code (2 unless the error says otherwise); a usage error one line with
 where to look; Ctrl-C, SIGTERM and SIGHUP (`run.signals`) stop the run as Ctrl-C does
 and exit 128 + the signal (130, 143, 129); a stdout closed by its reader (`| head -1`)
-no longer ends the run (the report is still written). Every line is redacted.
+no longer ends the run (the report is still written). Every line concur writes to stdout
+and stderr is redacted (`profiler.redact`), whoever prints it.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ EXIT_OK = 0
 EXIT_GATE_FAILED = 1
 EXIT_USAGE = 2
 EXIT_ALL_FAILED = 3
+EXIT_SERVICE_LOST = 4  # a service the run needs stopped under it (errors.ServiceLost)
 EXIT_INTERRUPTED = 130
 
 
@@ -56,7 +58,7 @@ def run_app(app: typer.Typer, argv: list[str] | None = None) -> int:
     for info in app.registered_commands:  # before typer turns a KeyboardInterrupt into a silent 130
         if info.callback is not None and not getattr(info.callback, "concur_interruptible", False):
             info.callback = _interruptible(info.callback)
-    with interrupt_on_signals() as received, _stdout_may_close():
+    with interrupt_on_signals() as received, _guarded_streams():
         code = _main(app, argv, received)
     if received.signals:
         # Stopping already; a further signal while the process exits has nothing left to
@@ -94,8 +96,8 @@ def _main(app: typer.Typer, argv: list[str] | None, received: Received) -> int:
         if type(exc).__name__ == "Abort":  # click's wrapping of a KeyboardInterrupt
             cause = exc.__cause__ if isinstance(exc.__cause__, KeyboardInterrupt) else KeyboardInterrupt()
             return _interrupted(received, cause)
-        if isinstance(exc, OSError) and exc.filename:  # a file the user named, unwritable
-            return error_line(f"{exc.strerror or exc}: {exc.filename}", EXIT_USAGE)
+        if isinstance(exc, OSError) and exc.filename:  # a file concur writes: unwritable, disk full
+            return error_line(f"cannot write {exc.filename}: {exc.strerror or exc}", EXIT_USAGE)
         raise
     return code if isinstance(code, int) else EXIT_OK
 
@@ -115,8 +117,10 @@ def error_line(message: str, code: int, prefix: str = "error: ") -> int:
     return code
 
 
-class _ClosedPipeSafe(io.TextIOBase):
-    """stdout that outlives its reader: after `| head -1` leaves, output goes to /dev/null
+class _GuardedStream(io.TextIOBase):
+    """stdout or stderr as concur writes them: every text redacted on its way out (a
+    password given to `--dsn` never reaches a terminal or a CI log, whoever prints), and
+    a stream that outlives its reader: after `| head -1` leaves, output goes to /dev/null
     (the report and results are still written) instead of a BrokenPipeError."""
 
     def __init__(self, inner: io.TextIOBase) -> None:
@@ -137,7 +141,8 @@ class _ClosedPipeSafe(io.TextIOBase):
 
     def write(self, text: str) -> int:
         try:
-            return self._inner.write(text)
+            self._inner.write(redact(text))
+            return len(text)
         except BrokenPipeError:
             self._to_devnull()
             return len(text)
@@ -159,15 +164,16 @@ class _ClosedPipeSafe(io.TextIOBase):
 
 
 @contextlib.contextmanager
-def _stdout_may_close() -> Iterator[None]:
-    real = sys.stdout
-    if real is None or not hasattr(real, "fileno"):
-        yield
-        return
-    sys.stdout = _ClosedPipeSafe(real)  # type: ignore[assignment]
+def _guarded_streams() -> Iterator[None]:
+    """sys.stdout and sys.stderr as `_GuardedStream`s while the command runs."""
+    real = {name: getattr(sys, name) for name in ("stdout", "stderr")}
+    for name, stream in real.items():
+        if stream is not None and hasattr(stream, "fileno"):
+            setattr(sys, name, _GuardedStream(stream))
     try:
         yield
     finally:
-        sys.stdout = real
-        with contextlib.suppress(BrokenPipeError):
-            real.flush()
+        for name, stream in real.items():
+            setattr(sys, name, stream)
+            with contextlib.suppress(BrokenPipeError, OSError, ValueError, AttributeError):
+                stream.flush()

@@ -28,3 +28,10 @@ class InputError(ConcurError):
 
 class ResultsError(InputError):
     """A results file is missing, malformed or of another schema version."""
+
+
+class ServiceLost(ConcurError):
+    """A service the run needs (an embedded database server) stopped while trials ran: the
+    run stops there and says so; what was measured before is kept."""
+
+    exit_code = 4

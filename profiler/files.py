@@ -16,22 +16,29 @@ def write_atomic(path: str | os.PathLike[str], text: str | bytes) -> Path:
     Text is redacted on the way (`profiler.redact`): whatever a report or a results file
     quotes (a command line, a driver's error), no password reaches the disk.
 
+    A failure to write (a full disk, a read-only folder) is an OSError naming the file
+    (`filename`); the earlier version of the file, if any, is left as it was.
+
     The temp file's name is chosen before it exists (pid and thread make it unique), so
     an interrupt landing anywhere, even between the file's creation and the return of
     the call that created it, still finds and removes it: no `.name.tmp` is left behind.
     """
     p = Path(path)
     data = redact(text).encode("utf-8") if isinstance(text, str) else text
-    p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.parent / f".{p.name}.{os.getpid()}-{threading.get_ident()}.tmp"
     try:
+        p.parent.mkdir(parents=True, exist_ok=True)
         # 0o666 less the umask: a report is for others to read, as any file the user writes
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW, 0o666)
         with open(fd, "wb") as fh:
             fh.write(data)
         os.replace(tmp, p)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and not exc.filename:
+            # A full disk, a folder gone read-only: the error names the file concur was
+            # writing (the CLI prints it as one line), not the temp file or nothing.
+            raise OSError(exc.errno, exc.strerror or type(exc).__name__, str(p)) from None
         raise
     return p

@@ -19,6 +19,7 @@ LABEL_TITLES = {
     "mixed": "Mixed CPU and I/O",
     "borderline": "Borderline",
     "unknown": "Unclassified",
+    "failed": "Failed",
 }
 REFINEMENT_TITLES = {
     "releases-GIL": "releases the GIL",

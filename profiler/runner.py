@@ -11,13 +11,17 @@ The public face is `profiler.api.profile`.
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 from profiler.analysis import analyse
 from profiler.attribution import attribute, choose_configurations
-from profiler.measure.session import Progress, Session, SilentProgress
+from profiler.errors import ServiceLost
+from profiler.measure.session import Progress, Session, SilentProgress, keep_results
 from profiler.results import Results
 from profiler.run.options import DEFAULT_RECORDS, RunOptions
 from profiler.run.plan import explicit_grid
@@ -36,7 +40,9 @@ def run_profile(target: str, options: RunOptions, progress: Progress | None = No
     returned with `interrupted=True` (and are already on disk when json_path is set)."""
     options.validate()
     progress = progress or SilentProgress()
-    with exported(options.workload_env()):
+    # The user's code that runs in this process (the target's import, records(), the
+    # service, the probe) prints to stderr: stdout is concur's (`--json -` holds only JSON).
+    with exported(options.workload_env()), contextlib.redirect_stdout(sys.stderr):
         return _run(target, options, progress)
 
 
@@ -48,17 +54,17 @@ def _run(target: str, options: RunOptions, progress: Progress) -> Results:
         with run_services(services, progress) as described:
             prepared.service = "; ".join(described)
             options = within_budget(options, time.monotonic() - started, progress)
-            results = measure(prepared, options, progress)
+            results = measure(prepared, options, progress, described.down)
             analyse(results, options.constraints, total_records=options.total)
-            if options.validate_records and not results.interrupted:
+            if options.validate_records and not (results.interrupted or results.stopped_by):
                 validate(prepared, results, options, progress)
                 analyse(results, options.constraints, total_records=options.total)  # takes it in
-            if options.attribution and not results.interrupted:
+            if options.attribution and not (results.interrupted or results.stopped_by):
                 _attribute(prepared, results, options, progress)
     finally:
         prepared.close()
     if options.json_path:
-        results.save(options.json_path)
+        keep_results(results, options.json_path, progress)
     return results
 
 
@@ -73,14 +79,17 @@ def within_budget(options: RunOptions, spent_s: float, progress: Progress) -> Ru
     return replace(options, budget_s=left)
 
 
-def measure(prepared: Prepared, options: RunOptions, progress: Progress) -> Results:
-    """The trials of one run: an explicit grid, or the adaptive sweep without --concurrency."""
+def measure(prepared: Prepared, options: RunOptions, progress: Progress,
+            service_down: Callable[[], str | None] | None = None) -> Results:
+    """The trials of one run: an explicit grid, or the adaptive sweep without --concurrency.
+    A service that stops under a trial (`service_down`) ends the run there, said in
+    `Results.stopped_by`; the trials before it are kept."""
     records = options.records or DEFAULT_RECORDS
     if prepared.available_records is not None:
         records = min(records, prepared.available_records)
     results = new_results(prepared, records, options)
     session = Session(results, Path(options.json_path) if options.json_path else None, progress,
-                      probe_factory=prepared.workload.probe)
+                      probe_factory=prepared.workload.probe, service_down=service_down)
     try:
         if options.concurrency is None:
             Sweep(session, prepared, options).run()
@@ -96,6 +105,13 @@ def measure(prepared: Prepared, options: RunOptions, progress: Progress) -> Resu
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP under the CLI (run.signals)
         results.interrupted = True
         progress.note(f"interrupted ({signal_name(exc)}): keeping the trials measured so far")
+    except ServiceLost as exc:
+        results.stopped_by = str(exc)
+        progress.note(f"{exc}: the run stops here, keeping the trials measured before")
+    if prepared.feed is not None and prepared.feed.error:
+        session.log("records", f"{prepared.feed.error}: trials used the {prepared.feed.written:,} "
+                    "rows before it")
+        progress.note(f"{prepared.feed.error}: trials used the {prepared.feed.written:,} rows before it")
     if results.trials:  # the sweep sizes each trial to ~1 s: report the largest
         results.workload.records_per_trial = max(t.records for t in results.trials)
     results.finished_at = now_iso()

@@ -13,7 +13,6 @@ import inspect
 import os
 import re
 import sys
-import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from typing import Any
 
 from profiler.errors import ConcurError, InputError, WorkloadError
 from profiler.extras import require
+from profiler.redact import parse_dsn
 
 DEFAULT_ATTRS = ("workload", "main")
 _CONFIG = re.compile(r"^[a-z][a-z0-9_-]*:\d+$")
@@ -48,6 +48,9 @@ class ServiceEnv:
 
     env: Mapping[str, str] = field(default_factory=dict)
     description: str = ""
+    # Why the service has stopped while the run still needs it (None while it runs): a
+    # server that died. Checked while every trial runs; the run stops and says it.
+    down: Callable[[], str | None] | None = None
 
 
 def as_service_env(value: Any) -> ServiceEnv:
@@ -404,46 +407,78 @@ def _exited_at_import(name: str, exc: SystemExit) -> str:
 
 def describe_database(dsn: str | None) -> str | None:
     """Where a DSN points, with no credential: `postgresql://127.0.0.1:5432/test` for a URL,
-    `host=… port=… dbname=…` for a key-value DSN; None for no DSN."""
+    `host=… port=… dbname=…` for a key-value DSN; None for no DSN. Read by the one DSN
+    parser (`redact.parse_dsn`), so a password holding `/` or `@` is never taken for a path."""
     if not dsn or not dsn.strip():
         return None
-    if "://" in dsn:
-        url = urllib.parse.urlsplit(dsn.strip())
-        try:
-            port = f":{url.port}" if url.port else ""
-        except ValueError:
-            port = ""
-        return f"{url.scheme}://{url.hostname or ''}{port}{url.path}"
-    pairs = dict(re.findall(r"(\w+)\s*=\s*('[^']*'|\S+)", dsn))
-    kept = [f"{key}={pairs[key]}" for key in ("host", "port", "dbname") if key in pairs]
+    parts = parse_dsn(dsn)
+    if parts.scheme is not None:
+        port = f":{parts.port}" if parts.port and parts.port.isdigit() else ""
+        return f"{parts.scheme}://{parts.host or ''}{port}/{parts.database or ''}".rstrip("/")
+    kept = [f"{key}={value}" for key, value in (("host", parts.host), ("port", parts.port),
+                                                ("dbname", parts.database)) if value]
     return " ".join(kept) or "a database named by a DSN without host or dbname"
 
 
-def read_input(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """Rows of a CSV, JSONL or Parquet file as dicts (pandas reads them)."""
+INPUT_FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
+INPUT_CHUNK_ROWS = 1000  # rows read at a time: memory follows what a trial needs, not the file
+
+
+def check_input(path: str | os.PathLike[str]) -> tuple[Path, str]:
+    """The input file and its format, or one `InputError` saying what is wrong with it."""
     p = Path(path)
     if not p.exists():
         raise InputError(f"input file not found: {p}")
     if not p.is_file():  # a folder, a device (/dev/null), a pipe: not rows to read
         raise InputError(f"input {p} is not a regular file; give a .csv, .jsonl or .parquet file")
-    suffix = p.suffix.lower()
-    if suffix in (".parquet", ".pq"):
+    kind = INPUT_FORMATS.get(p.suffix.lower())
+    if kind is None:
+        raise InputError(f"input file {p.name}: unknown format {p.suffix.lower()!r} (use .csv, .jsonl or .parquet)")
+    if kind == "parquet":
         require("parquet", f"reading {p.name}")
-    import pandas as pd  # input files are read once, in the parent and in the trial child
+    return p, kind
 
+
+def iter_input(path: str | os.PathLike[str], chunk_rows: int = INPUT_CHUNK_ROWS) -> Iterator[list[dict[str, Any]]]:
+    """The rows of a CSV, JSONL or Parquet file as dicts, `chunk_rows` at a time, streamed
+    (pandas' chunked readers; pyarrow's batches for Parquet): reading the first rows of a
+    1 GB file costs what those rows cost. Column types are inferred per chunk. A file that
+    cannot be parsed is one `InputError` naming it and where."""
+    p, kind = check_input(path)
+    import pandas as pd  # in the parent only: trial children unpickle the rows they need
+
+    done = 0
     try:
-        if suffix == ".csv":
-            frame = pd.read_csv(p)
-        elif suffix in (".jsonl", ".ndjson"):
-            frame = pd.read_json(p, lines=True)
-        elif suffix in (".parquet", ".pq"):
-            frame = pd.read_parquet(p)
+        if kind == "parquet":
+            import pyarrow.parquet as pq
+
+            # Buffered, not pre-buffered: a row group's pages are read as the batches need them.
+            source = pq.ParquetFile(p, buffer_size=1 << 20, pre_buffer=False)
+            frames: Iterator[Any] = (b.to_pandas() for b in
+                                     source.iter_batches(batch_size=chunk_rows, use_threads=False))
+        elif kind == "csv":
+            frames = iter(pd.read_csv(p, chunksize=chunk_rows))
         else:
-            raise InputError(f"input file {p.name}: unknown format {suffix!r} (use .csv, .jsonl or .parquet)")
+            frames = iter(pd.read_json(p, lines=True, chunksize=chunk_rows))
+        for frame in frames:
+            rows = frame.to_dict(orient="records")
+            done += len(rows)
+            yield rows
     except InputError:
         raise
     except Exception as exc:
-        raise InputError(f"cannot read input file {p.name}: {type(exc).__name__}: {exc}") from None
-    if frame.empty:
-        raise InputError(f"input file {p.name} has no rows")
-    return frame.to_dict(orient="records")
+        where = f" after row {done:,}" if done else ""
+        raise InputError(f"cannot read input file {p.name}{where}: {type(exc).__name__}: {exc}") from None
+
+
+def read_input(path: str | os.PathLike[str], limit: int | None = None) -> list[dict[str, Any]]:
+    """The first `limit` rows (every row when None) of an input file, as dicts; reads no
+    further than it needs (`iter_input`)."""
+    out: list[dict[str, Any]] = []
+    for rows in iter_input(path, min(limit, INPUT_CHUNK_ROWS) if limit else INPUT_CHUNK_ROWS):
+        out.extend(rows[: None if limit is None else limit - len(out)])
+        if limit is not None and len(out) >= limit:
+            break
+    if not out:
+        raise InputError(f"input file {Path(path).name} has no rows")
+    return out

@@ -87,7 +87,7 @@ def database() -> Iterator[ServiceEnv]:
         env = {"CONCUR_DB_BACKEND": "postgresql", "CONCUR_DSN": server.dsn,
                "CONCUR_PG_ADMIN_DSN": server.admin_dsn, "CONCUR_PG_LOG": str(server.log_path)}
         ensure_table(replace(db_store.current(), kind="postgresql", dsn=server.dsn))
-        yield ServiceEnv(env, server.describe())
+        yield ServiceEnv(env, server.describe(), down=server.down)  # watched during every trial
 
 
 @contextlib.contextmanager

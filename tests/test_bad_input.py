@@ -240,7 +240,7 @@ def test_a_failing_teardown_is_recorded(concur, tmp_path):
     trial = outcome.results().trials[0]
     assert trial.ok and trial.errors == 0
     assert trial.model_metrics["teardown_errors"] == ["ValueError: teardown: connection already closed"]
-    assert "teardown raised in threads×2" in outcome.stdout
+    assert "after the records of threads×2: ValueError: teardown" in outcome.stdout
 
 
 def test_a_gate_side_failing_every_trial_exits_3(concur, tmp_path, valid_results):

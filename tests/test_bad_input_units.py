@@ -20,10 +20,23 @@ from profiler.run.plan import parse_models
 from profiler.run.signals import Stopped, interrupt_on_signals, signal_name
 
 
+@pytest.fixture
+def fresh_signals():
+    """The dispositions a fresh terminal gives (Ctrl-C raises, SIGTERM/SIGHUP default), not
+    those inherited under `nohup` or as a background job (ignored); put back after."""
+    handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    before = {s: signal.getsignal(s) for s in handled}
+    for s in handled:
+        signal.signal(s, signal.default_int_handler if s == signal.SIGINT else signal.SIG_DFL)
+    yield
+    for s, handler in before.items():
+        signal.signal(s, handler)
+
+
 @pytest.mark.parametrize(("sig", "exit_code", "name"), [(signal.SIGTERM, 143, "SIGTERM"),
                                                         (signal.SIGHUP, 129, "SIGHUP"),
                                                         (signal.SIGINT, 130, "Ctrl-C")])
-def test_a_signal_becomes_a_keyboard_interrupt_and_an_exit_code(sig, exit_code, name):
+def test_a_signal_becomes_a_keyboard_interrupt_and_an_exit_code(sig, exit_code, name, fresh_signals):
     with interrupt_on_signals() as received:
         with pytest.raises(KeyboardInterrupt) as caught:
             os.kill(os.getpid(), sig)
@@ -54,7 +67,7 @@ def test_an_ignored_hangup_stays_ignored():
 def test_a_claimed_folder_cannot_be_claimed_again_and_leaves_no_file(tmp_path):
     out = tmp_path / "report"
     with claim_folder(out):
-        (out / "results.json").write_text("{}")
+        (out / "results.json").write_text('{"tool": {"name": "concur"}}')  # a report of its own
         with pytest.raises(ConfigError, match=f"in use by another concur run \\(pid {os.getpid()}\\)"):
             with claim_folder(out):
                 pass

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from profiler.results import load_results
+from tests.battery import default_signals
 from tests.conftest import CORE, run_cli
 
 pytestmark = pytest.mark.slow
@@ -87,7 +88,8 @@ def test_ctrl_c_keeps_the_trials_measured_so_far(tmp_path):
     proc = subprocess.Popen(
         [sys.executable, "-m", "profiler", "run", f"{CORE}:sleep_10ms", "--models", "sequential,threads",
          "--concurrency", "1,2,4,8", "--records", "60", "--repeat", "5", "--json", str(out), "--no-report", "-q"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        preexec_fn=default_signals)  # the Ctrl-C sent below must not be inherited as ignored
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if out.exists() and len(load_results(out).trials) >= 2:

@@ -18,6 +18,7 @@ from rich.console import Console
 from profiler.measure.trial import TrialSpec
 from profiler.report.console import TerminalProgress, print_summary, trials_table, verdict_lines
 from profiler.results import Classification
+from tests.battery import default_signals
 from tests.conftest import CORE
 from tests.report_fixtures import make_results
 
@@ -236,6 +237,7 @@ def test_ctrl_c_on_a_terminal_gives_the_cursor_back_and_keeps_the_spinner_out_of
     """A real terminal (pty): Ctrl-C while a trial hangs."""
     pid, fd = pty.fork()
     if pid == 0:  # the child: concur on the pty
+        default_signals()  # the Ctrl-C this test sends must not be inherited as ignored
         os.environ["COLUMNS"] = "150"
         os.execv(sys.executable, [sys.executable, "-m", "profiler", "run", f"{CORE}:hangs",
                                   "--models", "sequential", "--concurrency", "1", "--records", "5",

@@ -8,6 +8,7 @@ machine's init may reap late) and its folder removed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -20,6 +21,7 @@ import pytest
 
 from profiler.scenarios import pg_embedded
 from profiler.scenarios.pg_embedded import ServiceError, embedded_postgres, remove_stale
+from tests.battery import default_signals, trial_running
 from tests.conftest import TESTS
 
 pytestmark = [pytest.mark.slow, pytest.mark.embedded]
@@ -99,7 +101,7 @@ def test_too_small_a_limit_is_one_clear_error():
 
 def start_holder() -> tuple[subprocess.Popen[str], int, Path]:
     proc = subprocess.Popen([sys.executable, str(HOLDER)], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
+                            stderr=subprocess.DEVNULL, text=True, preexec_fn=default_signals)
     line = proc.stdout.readline().split() if proc.stdout else []
     assert len(line) == 2, "the holder did not start its server"
     return proc, int(line[0]), Path(line[1])
@@ -183,3 +185,123 @@ def test_binaries_under_a_private_folder_are_opened_to_the_server_user(tmp_path)
         subprocess.run([str(binaries / "postgres"), "--version"], user=user, check=False)
     assert pg_embedded.usable_version(binaries, user).split(".")[0] == "18"
     assert private.stat().st_mode & stat.S_IXOTH
+
+
+@pytest.fixture
+def odd_tmpdir(monkeypatch):
+    """A TMPDIR of 90 characters with a comma in it, readable by the server's user."""
+    import shutil
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(dir="/tmp", prefix="concur-test-a,b-"))
+    odd = base / ("x" * (90 - len(str(base)) - 1))
+    odd.mkdir()
+    for folder in (base, odd):
+        folder.chmod(0o755)
+    monkeypatch.setenv("TMPDIR", str(odd))
+    monkeypatch.setattr(tempfile, "tempdir", str(odd))
+    yield odd
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def test_a_long_tmpdir_with_a_comma_still_starts_a_server(odd_tmpdir):
+    """The server listens on TCP only: no Unix socket path to pass the kernel's 107-byte
+    limit, no socket list for PostgreSQL to split at the comma (issue 24 item 14)."""
+    import psycopg
+
+    assert len(str(odd_tmpdir)) >= 90 and "," in str(odd_tmpdir)
+    with embedded_postgres(max_connections=10) as server:
+        assert str(server.folder).startswith(str(odd_tmpdir))
+        with psycopg.connect(server.admin_dsn) as conn:
+            assert conn.execute("SELECT current_setting('unix_socket_directories')").fetchone() == ("",)
+    assert not list(odd_tmpdir.glob(f"{pg_embedded.FOLDER_PREFIX}*"))
+
+
+def test_a_failed_start_quotes_the_servers_fatal_line():
+    """What PostgreSQL logs when it cannot start: the FATAL line says why; the lines after
+    it (a HINT, "database system is shut down") do not."""
+    log = ('2026-01-01 LOG:  starting PostgreSQL 18.1\n'
+           '2026-01-01 FATAL:  lock file "postmaster.pid" already exists\n'
+           '2026-01-01 HINT:  Is another postmaster (PID 4242) running in data directory "/x"?\n'
+           '2026-01-01 LOG:  database system is shut down\n')
+    assert "FATAL:  lock file" in pg_embedded.failure_line(log)
+    with pytest.raises(ServiceError, match=r"FATAL: .*max_connections"):
+        with embedded_postgres(max_connections=300_000):  # past the server's own maximum
+            pass
+
+
+def test_an_interrupt_during_initdb_leaves_no_folder_and_no_process():
+    """SIGINT reaches concur (alone: `kill -INT`, a supervisor) while initdb's bootstrap
+    server writes the new data folder. That server is held stopped at that moment (SIGSTOP:
+    the race at its worst, made certain), so a cleanup that kills initdb alone leaves it
+    behind, and it would go on writing into the folder being removed. initdb runs in a
+    group of its own, killed whole, and the folder goes after it (issue 24 item 2)."""
+    import shutil
+    import tempfile
+
+    tmp = Path(tempfile.mkdtemp(dir="/tmp", prefix="concur-test-initdb-"))
+    tmp.chmod(0o755)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "profiler", "run", "scenarios.db_batch:sync_pool", "--models",
+         "sequential", "--concurrency", "1", "--records", "20", "--no-report", "--out", str(tmp / "out")],
+        cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        preexec_fn=default_signals, env={**os.environ, "TMPDIR": str(tmp)})
+    held: list[psutil.Process] = []
+    seen: set[int] = set()
+    try:
+        deadline = time.monotonic() + 60
+        while not held and time.monotonic() < deadline:  # initdb's bootstrap postgres
+            for p in psutil.Process(proc.pid).children(recursive=True):
+                seen.add(p.pid)
+                with contextlib.suppress(psutil.Error):
+                    if p.name() == "postgres" and any(a.name() == "initdb" for a in p.parents()):
+                        p.suspend()
+                        held.append(p)
+            time.sleep(0.005)
+        assert held, "initdb never ran"
+        proc.send_signal(signal.SIGINT)
+        err = proc.communicate(timeout=60)[1]
+        assert proc.returncode == 130 and "Traceback" not in err, err
+        assert gone_within([p.pid for p in held] + list(seen), 5), [p for p in seen if alive(p)]
+        assert not list(tmp.glob(f"{pg_embedded.FOLDER_PREFIX}*"))
+    finally:
+        for pid in [proc.pid, *seen]:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_a_server_killed_mid_run_is_said_the_trial_marked_and_the_exit_not_zero(tmp_path):
+    """The embedded server's postmaster is SIGKILLed while a trial runs: the trial ends at
+    once (not at its timeout) marked "service-lost", the run stops there saying which
+    server died how and during what, results.json keeps it, exit 4 (issue 24 item 13)."""
+    from profiler.results import load_results
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "profiler", "run", "scenarios.db_batch:sync_pool", "--models",
+         "threads", "--concurrency", "2", "--records", "20000", "--timeout", "120", "--no-report",
+         "--out", str(tmp_path / "out")],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline, postmaster = time.monotonic() + 60, None
+        while postmaster is None and time.monotonic() < deadline:
+            if trial_running(psutil.Process(proc.pid).children(recursive=True)):
+                postmaster = next((p for p in psutil.Process(proc.pid).children()
+                                   if p.name() == "postgres"), None)
+            time.sleep(0.05)
+        assert postmaster is not None, "no trial ran against the server"
+        time.sleep(0.3)
+        killed_at = time.monotonic()
+        postmaster.kill()
+        out, err = proc.communicate(timeout=60)
+        took = time.monotonic() - killed_at
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 4, (proc.returncode, err[-2000:])
+    assert "Traceback" not in out + err
+    assert "the embedded PostgreSQL server died (killed by SIGKILL) during threads×2" in err, err
+    assert took < 30, took  # the trial ended when the server did, not at its 120 s timeout
+    results = load_results(tmp_path / "out" / "results.json")
+    assert results.stopped_by.startswith("the embedded PostgreSQL server died")
+    assert results.trials[-1].status == "service-lost"

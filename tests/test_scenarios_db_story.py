@@ -23,6 +23,7 @@ import pytest
 
 from profiler.results import load_results
 from profiler.scenarios.pg_embedded import FOLDER_PREFIX, remove_stale
+from tests.battery import default_signals
 from tests.conftest import run_cli
 
 pytestmark = [pytest.mark.slow, pytest.mark.embedded]
@@ -58,7 +59,8 @@ class Watched:
     def __init__(self, args: list[str], cwd: Path) -> None:
         self.proc = subprocess.Popen([sys.executable, "-m", "profiler", *args], cwd=cwd,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                     env={**os.environ, "COLUMNS": "200"})
+                                     env={**os.environ, "COLUMNS": "200"},
+                                     preexec_fn=default_signals)  # signals it gets must act
         self.seen: dict[int, str] = {}  # pid -> process name
 
     def look(self) -> list[psutil.Process]:

@@ -28,7 +28,8 @@ CAP_TOLERANCE = 0.10  # connections within this share (or 1) of each other are "
 CAP_FLAT_GAIN = 0.10  # throughput gaining less than this across the flat stretch: capped
 
 STATUS_WORDS = {"crashed": "crashed", "timeout": "timed out", "failed": "failed before its timed window",
-                "over-memory": "was killed over the memory limit"}
+                "over-memory": "was killed over the memory limit",
+                "service-lost": "stopped: the run's service died under it"}
 
 
 def choice_warnings(results: Results, s: Standings, choice: Config) -> list[str]:
@@ -120,7 +121,7 @@ def run_warnings(results: Results, s: Standings, choice: Config | None = None) -
             if text not in teardowns.setdefault(t.label, []):
                 teardowns[t.label].append(str(text))
     for label, texts in teardowns.items():
-        out.append(f"teardown raised in {label}: {'; '.join(texts[:2])} — resources may not "
+        out.append(f"after the records of {label}: {'; '.join(texts[:2])} — resources may not "
                    "have been released")
     for field_name, limit, flag in (("connections", k.max_connections, "--max-connections"),
                                     ("rss_peak_bytes", k.max_rss_bytes, "--max-rss")):

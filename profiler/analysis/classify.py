@@ -28,6 +28,7 @@ import statistics
 from dataclasses import dataclass
 
 from profiler import format as fmt
+from profiler.analysis.failure import handler_failure
 from profiler.analysis.standings import table
 from profiler.results import Classification, Config, Results, Trial
 from profiler.results.standings import SUSPECT, concurrency_key
@@ -63,6 +64,9 @@ LEVELS = ("low", "medium", "high")
 def classify(results: Results) -> Classification:
     """Label the work from its sequential trial(s), refined by scaling evidence;
     `basis_trial` indexes `results.trials` (the first repeat used)."""
+    failure = handler_failure(results)
+    if failure is not None:  # nothing ran: no figure of it describes the work
+        return Classification("failed", evidence=failure.evidence())
     basis, notes, reason = _choose_basis(results)
     if basis is None:
         return _unknown(notes + [reason])

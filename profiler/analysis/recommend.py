@@ -19,6 +19,7 @@ from profiler import format as fmt
 from profiler.analysis.caveats import choice_warnings, run_notes, run_warnings
 from profiler.analysis.cluster import cluster_versus_local
 from profiler.analysis.configs import ERROR_ALLOWANCE
+from profiler.analysis.failure import handler_failure
 from profiler.analysis.queue import queue_versus_local
 from profiler.analysis.standings import LOWER_N_MARGIN, table
 from profiler.models import simplicity_order
@@ -46,6 +47,11 @@ def _recommend(results: Results, constraints: Constraints | None) -> Recommendat
     constraints = s.constraints
     configs = list(s.configs)
     notes = run_notes(results)
+    failure = handler_failure(results)
+    if failure is not None:  # the handler's own error first: no configuration was measured
+        out = [r for c in s.configs if not (r := s.standing(c)).eligible]
+        return _no_choice(constraints, [Exclusion(r.config.model, r.config.concurrency, r.reason) for r in out],
+                          run_warnings(results, s), failure.sentence(), notes=notes)
     if not configs:
         return _no_choice(
             constraints, [], run_warnings(results, s),

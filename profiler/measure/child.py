@@ -22,7 +22,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -35,22 +35,28 @@ from profiler.measure.trial import TrialSpec
 from profiler.measure.yappi_window import yappi_window_from_env
 from profiler.models import resolve
 from profiler.models.processes import WorkerCrashed
-from profiler.models.workers import LOST, Tally
+from profiler.models.workers import LOST, Tally, traceback_tail
+from profiler.redact import redact
 from profiler.stats import percentile
 from profiler.workload import load_target
 
 
 class _ChildHooks:
-    def __init__(self, conn: Any, options: dict[str, Any] | None = None) -> None:
+    def __init__(self, conn: Any, options: dict[str, Any] | None = None, n_records: int = 0) -> None:
         self.conn = conn
         self.options = options or {}
+        self.n_records = n_records
         self.wall_s: float | None = None
         self.window_start: float | None = None
         self.monitor: LoopLagMonitor | None = None
         self.model_metrics: dict[str, Any] = {}  # filled by models that measure more (dask)
+        self.result_sent = False
 
     @contextlib.contextmanager
-    def window(self) -> Iterator[None]:
+    def window(self, counted: Callable[[], Tally] | None = None) -> Iterator[None]:
+        """The timed window. A model that can say at its end how every record went passes
+        `counted`: the result is sent then, before teardown, so a teardown that hangs or
+        dies costs nothing measured (`profiler.measure.trial`)."""
         self.conn.send(("ready",))
         if self.conn.recv() != "go":
             raise RuntimeError("parent did not start the window")
@@ -60,6 +66,9 @@ class _ChildHooks:
             self.wall_s = time.perf_counter() - start
         self.conn.send(("done", self.wall_s))
         self.conn.recv()  # "ack": the parent has taken its final sample
+        if counted is not None:
+            self.conn.send(("result", _child_summary(self.n_records, counted(), self), True))
+            self.result_sent = True
 
     def watch_loop(self, loop: Any) -> LoopLagMonitor:
         self.monitor = LoopLagMonitor()
@@ -74,15 +83,24 @@ class _ChildHooks:
 
 
 def _load_records(spec: TrialSpec, workload: Any) -> list[Any]:
-    if spec.records_file:
-        with open(spec.records_file, "rb") as fh:
-            records = pickle.load(fh)
-        return records[: spec.records]
-    return workload.make_records(spec.records)
+    """The trial's records: the first `spec.records` of the run's records file (pickled
+    chunks, read only as far as needed: `run.prepare.RecordFeed`), else the workload's own."""
+    if not spec.records_file:
+        return workload.make_records(spec.records)
+    records: list[Any] = []
+    with open(spec.records_file, "rb") as fh:
+        while len(records) < spec.records:
+            try:
+                chunk = pickle.load(fh)
+            except EOFError:
+                break
+            records.extend(chunk[: spec.records - len(records)])
+    return records
 
 
 def child_entry(fd: int) -> None:
     """Entry point of the trial process: receive the spec, run it, report."""
+    os.set_inheritable(fd, False)  # a program the handler starts must not get concur's pipe
     die_with_parent(fd)
     conn = Connection(fd)
     try:
@@ -128,13 +146,17 @@ def _child_main(conn: Any, spec: TrialSpec, ref: str) -> None:
         if not records:
             raise RuntimeError("the workload produced no records")
         model = resolve(spec.model, ref)
-        hooks = _ChildHooks(conn, dict(spec.options))
+        hooks = _ChildHooks(conn, dict(spec.options), len(records))
         tally = model.run(workload, records, spec.concurrency, hooks, spec.target)
     except WorkerCrashed as exc:
         conn.send(("crashed", str(exc)))
         return
     except BaseException as exc:  # setup or the harness failed: report, do not hang the parent
-        conn.send(("failed", f"{type(exc).__name__}: {exc}"))
+        conn.send(("failed", redact(f"{type(exc).__name__}: {exc}"),
+                   {type(exc).__name__: traceback_tail(exc)}))
+        return
+    if hooks.result_sent:  # the records went before teardown; now what teardown said
+        conn.send(("closed", {"teardown_errors": tally.teardown_errors}))
         return
     conn.send(("result", _child_summary(len(records), tally, hooks)))
 
@@ -154,6 +176,7 @@ def _child_summary(n_records: int, tally: Tally, hooks: _ChildHooks) -> dict[str
         "errors": sum(tally.errors.values()),
         "errors_by_type": dict(tally.errors),
         "error_messages": tally.messages,
+        "error_tracebacks": tally.tracebacks,
         "latency_p50_ms": percentile(lat, 50) * 1000 if lat else None,
         "latency_p99_ms": percentile(lat, 99) * 1000 if lat else None,
     }

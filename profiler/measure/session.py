@@ -6,6 +6,8 @@ Ctrl-C, a crash of concur itself or a killed CI job keeps everything measured so
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,8 +15,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from profiler import format as fmt
+from profiler.errors import ServiceLost
 from profiler.measure.trial import TrialSpec, run_trial
 from profiler.results import Results, Skipped, SweepEvent, Trial
+
+SERVICE_LOST = "service-lost"  # a trial status: the run's service stopped under it
 
 
 class Progress(Protocol):
@@ -45,7 +50,11 @@ class Session:
     trial_runner: Callable[[TrialSpec, Any], Any] = run_trial
     probe_factory: Callable[[], Any] | None = None  # Workload.probe: one fresh probe per trial
     clock: Callable[[], float] = time.monotonic
+    # Why a service the trials need has stopped (None while it runs): `run.service`.
+    service_down: Callable[[], str | None] | None = None
     _t0: float = field(default=0.0, init=False)
+    _short_said: bool = field(default=False, init=False)
+    _unsaved_said: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
         self._t0 = self.clock()
@@ -58,7 +67,11 @@ class Session:
         """Run one trial; `keep=False` (calibration) shows it but keeps it out of the results."""
         self.progress.trial_started(spec, planned, calibration=not keep)
         probe = self.probe_factory() if self.probe_factory is not None else None
-        outcome = self.trial_runner(spec, probe)
+        if self.service_down is not None:
+            outcome = self.trial_runner(spec, probe, service_down=self.service_down)  # type: ignore[call-arg]
+        else:
+            outcome = self.trial_runner(spec, probe)
+        self._say_short(spec, outcome.trial)
         if not keep:
             self.progress.trial_finished(outcome.trial)
             return outcome.trial
@@ -68,7 +81,21 @@ class Session:
             self.results.samples.append({"trial": index, **outcome.samples})
         self.save()
         self.progress.trial_finished(outcome.trial)
+        if outcome.trial.status == SERVICE_LOST:  # measured against a dead server: stop here
+            why = (self.service_down() if self.service_down else None) or outcome.trial.status_detail
+            raise ServiceLost(f"{why} during {outcome.trial.label}")
         return outcome.trial
+
+    def _say_short(self, spec: TrialSpec, trial: Trial) -> None:
+        """Once per run: the records ran out before a trial had as many as it asked for."""
+        if self._short_said or not trial.ok or not 0 < trial.records < spec.records:
+            return
+        self._short_said = True
+        self.log("records", f"{trial.label} asked for {spec.records:,} records and got "
+                 f"{trial.records:,}: the workload's records (records() or --input) ran out; "
+                 "trials measure what there is", trial.model, trial.concurrency)
+        self.progress.note(f"only {trial.records:,} records exist (a trial asked for "
+                           f"{spec.records:,}): trials measure what there is")
 
     def skip(self, model: str, concurrency: int | None, reason: str) -> None:
         self.results.skipped.append(Skipped(model, concurrency, reason))
@@ -83,5 +110,32 @@ class Session:
         self.save()
 
     def save(self) -> None:
-        if self.json_path is not None:
+        """results.json rewritten; a write that fails (a full disk) is said once and the run
+        goes on: what was measured stays in memory, written at the end where it can be."""
+        if self.json_path is None:
+            return
+        try:
             self.results.save(self.json_path)
+        except OSError as exc:
+            if not self._unsaved_said:
+                self._unsaved_said = True
+                self.progress.note(f"cannot write {exc.filename}: {exc.strerror}; the run goes on, "
+                                   "its results stay in memory and are written at the end wherever "
+                                   "they can be")
+
+
+def keep_results(results: Results, path: str | Path, progress: Progress) -> Path:
+    """Write results.json at `path`; when that fails (a full disk), write it to the temp
+    folder instead and say where, so nothing measured is lost. Raises only when neither
+    can be written."""
+    try:
+        return results.save(path)
+    except OSError as exc:
+        fallback = Path(tempfile.gettempdir()) / f"concur-results-{os.getpid()}-{int(time.time())}.json"
+        try:
+            saved = results.save(fallback)
+        except OSError:
+            raise exc from None
+        progress.note(f"cannot write {exc.filename}: {exc.strerror}; the results were saved to "
+                      f"{saved} instead")
+        return saved

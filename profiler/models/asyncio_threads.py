@@ -15,7 +15,7 @@ from typing import Any
 
 from profiler.models.base import Hooks, LoopWatch, Model
 from profiler.models.threads import MAX_THREADS
-from profiler.models.workers import SyncWorker, Tally
+from profiler.models.workers import SyncWorker, Tally, merged
 from profiler.workload import WorkerInfo, Workload
 
 
@@ -75,17 +75,14 @@ class AsyncioThreadsModel(Model):
                 loop.set_default_executor(pool)
                 runner.run(_gather(*(asyncio.to_thread(warm, records[i % len(records)]) for i in range(n))))
                 watch = hooks.watch_loop(loop)
-                with hooks.window():
+                with hooks.window(lambda: merged(tallies)):
                     runner.run(_drive(records, n, call, tallies, watch))
                 # Teardown on each worker's own thread (thread-bound resources), after the window.
                 closer = threading.Barrier(n)
                 runner.run(_gather(*(asyncio.to_thread(close, closer) for _ in range(n))))
         finally:
             pool.shutdown(wait=True)
-        total = Tally()
-        for t in tallies:
-            total.merge(t)
-        return total
+        return merged(tallies)
 
 
 async def _gather(*aws: Any) -> list[Any]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from profiler.models.workers import Tally
@@ -41,7 +41,9 @@ class Hooks(Protocol):
     options: dict[str, Any]
     model_metrics: dict[str, Any]  # what a model measures beyond the Tally (→ Trial.model_metrics)
 
-    def window(self) -> contextlib.AbstractContextManager[None]: ...
+    def window(self, counted: Callable[[], Tally] | None = None) -> contextlib.AbstractContextManager[None]:
+        """The timed window. `counted`, when the model can give it, returns how every record
+        went once the window closes: the trial's result is sent then, before teardown."""
 
     def watch_loop(self, loop: asyncio.AbstractEventLoop) -> LoopWatch: ...
 

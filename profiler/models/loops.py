@@ -58,7 +58,7 @@ def run_loop_model(workload: Workload, records: list[Any], concurrency: int, hoo
         try:
             runner.run(worker.call(records[0], Tally()))  # warm-up
             watch = hooks.watch_loop(runner.get_loop())
-            with hooks.window():
+            with hooks.window(lambda: tally):
                 runner.run(_drive(worker, records, concurrency, tally, watch))
         finally:
             runner.run(worker.close(tally))

@@ -20,7 +20,7 @@ class SequentialModel(Model):
         tally = Tally()
         try:
             worker.call(records[0], Tally())  # warm-up, not counted
-            with hooks.window():
+            with hooks.window(lambda: tally):
                 for record in records:
                     worker.call(record, tally)
         finally:

@@ -12,7 +12,7 @@ from collections import deque
 from typing import Any
 
 from profiler.models.base import Hooks, Model
-from profiler.models.workers import SyncWorker, Tally
+from profiler.models.workers import SyncWorker, Tally, merged
 from profiler.workload import WorkerInfo, Workload
 
 MAX_THREADS = 256
@@ -84,7 +84,7 @@ def run_thread_workers(workload: Workload, records: list[Any], n: int, hooks: Ho
             t.join()
         raise (failures[0] if failures else RuntimeError("a worker thread failed during setup")) from None
     try:
-        with hooks.window():
+        with hooks.window(lambda: merged(tallies)):
             go.set()
             for _ in range(n):
                 finished.acquire()
@@ -93,7 +93,4 @@ def run_thread_workers(workload: Workload, records: list[Any], n: int, hooks: Ho
         release.set()
         for t in threads:
             t.join()
-    total = Tally()
-    for t in tallies:
-        total.merge(t)
-    return total
+    return merged(tallies)

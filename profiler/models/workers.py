@@ -7,13 +7,20 @@ handler's `sys.exit()` or `raise KeyboardInterrupt` would otherwise end its work
 silently and its records would pass for done. Only asyncio's CancelledError goes through
 (it is the loop's, not the handler's). A record no worker accounted for is an error too
 (`Tally.lost`), and a teardown that raises is recorded (`teardown_errors`), never lost.
+
+For the first error of each type the tally keeps where it was raised (`tracebacks`: the
+last frames of the handler's own code, and the library call that raised, as
+`file:line in function`), so a handler that fails is shown failing in its own code.
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
+import os
+import sysconfig
 import time
+import traceback
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -25,7 +32,46 @@ from profiler.workload import WorkerInfo, Workload, accepts_positional
 
 MAX_MESSAGES_PER_TYPE = 3
 MAX_TEARDOWN_ERRORS = 5
+MAX_OWN_FRAMES = 3  # of the handler's own code, per error type (the deepest ones)
 LOST = "RecordLost"  # the error type of records no worker reported on
+RAISED_IN = "raised in "  # a library frame after the handler's own, in `Tally.tracebacks`
+_CONCUR_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+_LIBRARY_DIRS = tuple(sorted({os.path.abspath(p) + os.sep for key in ("stdlib", "platstdlib", "purelib", "platlib")
+                              if (p := sysconfig.get_paths().get(key))}, key=len, reverse=True))
+
+
+def traceback_tail(exc: BaseException) -> list[str]:
+    """Where `exc` was raised, as `file:line in function` lines, outermost first: the last
+    MAX_OWN_FRAMES frames of the handler's own code (not concur's, not the standard
+    library's or an installed package's), then, when the exception came out of a library
+    call, that library's frame as `raised in …`. Empty when no frame is the user's."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if not f.filename.startswith(_CONCUR_DIR) or "/scenarios/" in f.filename]
+    own = [f for f in frames if _library_path(f.filename) is None and not f.filename.startswith("<frozen")]
+    out = [f"{_shown_path(f.filename)}:{f.lineno} in {f.name}" for f in own[-MAX_OWN_FRAMES:]]
+    every = frames or traceback.extract_tb(exc.__traceback__)  # concur's own, when nothing else
+    if every and every[-1] not in own[-1:]:
+        deepest = every[-1]
+        out.append(f"{RAISED_IN}{_library_path(deepest.filename) or deepest.filename}:{deepest.lineno} "
+                   f"in {deepest.name}")
+    return [redact(line)[:300] for line in out]
+
+
+def _library_path(path: str) -> str | None:
+    """`psycopg/connection.py` for a file of an installed package or the standard library."""
+    for base in _LIBRARY_DIRS:
+        if path.startswith(base):
+            return path[len(base):]
+    return None
+
+
+def _shown_path(path: str) -> str:
+    """A path as the user would type it: relative to the current folder when inside it."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return path
+    return rel if not rel.startswith("..") else path
 
 
 @dataclass
@@ -40,6 +86,8 @@ class Tally:
     # When each record finished (time.perf_counter(), shared by the trial's processes):
     # throughput over the window, to see drift (profiler.measure.drift).
     done_at: list[float] = field(default_factory=list)
+    # Per error type, where its first one was raised (`traceback_tail`).
+    tracebacks: dict[str, list[str]] = field(default_factory=dict)
 
     def ok(self, seconds: float) -> None:
         self.latencies_s.append(seconds)
@@ -49,7 +97,10 @@ class Tally:
         self.latencies_s.append(seconds)
         self.done_at.append(time.perf_counter())
         self.timed_errors += 1
-        self._count(type(exc).__name__, 1, str(exc))
+        kind = type(exc).__name__
+        if kind not in self.tracebacks:
+            self.tracebacks[kind] = traceback_tail(exc)
+        self._count(kind, 1, str(exc))
 
     def lost(self, kind: str, count: int, message: str) -> None:
         """`count` records that failed without being timed (their worker or task died).
@@ -73,6 +124,11 @@ class Tally:
         if text not in self.teardown_errors and len(self.teardown_errors) < MAX_TEARDOWN_ERRORS:
             self.teardown_errors.append(text)
 
+    def note_teardown(self, text: str) -> None:
+        """Something that went wrong after the window, in words (a straggler killed)."""
+        if text not in self.teardown_errors and len(self.teardown_errors) < MAX_TEARDOWN_ERRORS:
+            self.teardown_errors.append(redact(text)[:300])
+
     def merge(self, other: Tally) -> None:
         self.latencies_s.extend(other.latencies_s)
         self.done_at.extend(other.done_at)
@@ -84,10 +140,12 @@ class Tally:
         for text in other.teardown_errors:
             if text not in self.teardown_errors and len(self.teardown_errors) < MAX_TEARDOWN_ERRORS:
                 self.teardown_errors.append(text)
+        for kind, frames in other.tracebacks.items():
+            self.tracebacks.setdefault(kind, list(frames))
 
     def to_wire(self) -> tuple[Any, ...]:
         return (self.latencies_s, dict(self.errors), self.messages, self.timed_errors,
-                self.teardown_errors, self.done_at)
+                self.teardown_errors, self.done_at, self.tracebacks)
 
     @classmethod
     def from_wire(cls, wire: tuple[Any, ...]) -> Tally:
@@ -95,8 +153,17 @@ class Tally:
         timed = rest[0] if rest else min(sum(errs.values()), len(lat))
         teardown = rest[1] if len(rest) > 1 else []
         done = rest[2] if len(rest) > 2 else []
+        frames = rest[3] if len(rest) > 3 else {}
         return cls(list(lat), Counter(errs), {k: list(v) for k, v in msgs.items()}, timed,
-                   list(teardown), list(done))
+                   list(teardown), list(done), {k: list(v) for k, v in frames.items()})
+
+
+def merged(tallies: list[Tally]) -> Tally:
+    """One tally of many (workers' own, merged after the window)."""
+    total = Tally()
+    for t in list(tallies):
+        total.merge(t)
+    return total
 
 
 def _call_shape(fn: Callable[..., Any]) -> bool:
@@ -149,6 +216,12 @@ class SyncWorker:
             tally.error(exc, time.perf_counter() - start)
             return
         tally.ok(time.perf_counter() - start)
+
+    def run_one(self, record: Any) -> Any:
+        """The handler on one record with nothing caught: its result, or its exception
+        (`python -m profiler.run.foreground`, where the traceback is the point)."""
+        result = self._handle(record, self.ctx) if self._with_ctx else self._handle(record)
+        return self._resolve(result)
 
     def close(self, tally: Tally | None = None) -> None:
         """Teardown. With a tally, a teardown that raises is recorded there, not raised:

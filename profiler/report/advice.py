@@ -9,6 +9,7 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
+from profiler.analysis.failure import handler_failure
 from profiler.extras import install_hint, missing
 from profiler.results import Results
 
@@ -36,6 +37,11 @@ def next_steps(results: Results) -> tuple[NextStep, ...]:
     """After a CPU-bound or serialized (GIL, lock) verdict that has not been attributed yet:
     run the attribution, which says whether the time goes to the GIL, the event loop's own
     bookkeeping or the user's functions."""
+    failure = handler_failure(results)
+    if failure is not None:
+        return (NextStep(f"{failure.kind} in every record; to see its whole traceback and what "
+                         "the handler prints, take one record through it in the foreground",
+                         failure.command),)
     cls = results.classification
     if cls is None or results.attribution:
         return ()

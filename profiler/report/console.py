@@ -106,6 +106,8 @@ class TerminalProgress:
             return
         self.console.print(f"  {finished_line(trial)}", style=_style(trial), highlight=False,
                            markup=False)
+        for line in failure_lines(trial):
+            self.console.print(f"    {line}", style="dim", highlight=False, markup=False)
 
     def note(self, message: str) -> None:
         self.close()
@@ -172,6 +174,18 @@ def finished_line(trial: Trial) -> str:
         return f"{trial.label}: {trial.status.upper()} — {trial.status_detail}"
     err = f", {fmt.count(trial.errors)} errors" if trial.errors else ""
     return f"{trial.label}: {fmt.rps(trial.throughput_rps)}, CPU {fmt.cores(trial.cpu_util)}{err}"
+
+
+SHOWN_OUTPUT_LINES = 5
+
+
+def failure_lines(trial: Trial) -> list[str]:
+    """Under a trial that did not finish: where its error was raised and the last lines
+    its processes printed (`Trial.output_tail`), so a failure is seen where it happens."""
+    if trial.ok:
+        return []
+    out = [f"at {' → '.join(frames)}" for frames in list(trial.error_tracebacks.values())[:1] if frames]
+    return out + [f"| {line}" for line in trial.output_tail[-SHOWN_OUTPUT_LINES:]]
 
 
 def calibration_line(trial: Trial) -> str:
@@ -420,10 +434,14 @@ def same_output(a: IO[str] | None, b: IO[str] | None) -> bool:
 
 
 def _console(file: IO[str] | None, **kwargs: Any) -> Console:
-    """A terminal wraps at words as rich does; a pipe or a CI log gets every line whole."""
+    """A terminal wraps at words as rich does; a pipe or a CI log gets every line whole.
+
+    Markup is off: every string printed is text, never rich markup, so a user's `[/etc/x]`
+    or `[wip]` (in an error, a workload's name, a path) shows as written and cannot end
+    the run with a MarkupError. Styles are given as `style=` or `Text` spans."""
     stream: Any = file if file is not None else sys.stdout
     tty = bool(getattr(stream, "isatty", lambda: False)())
-    return Console(file=file, highlight=False, soft_wrap=not tty,
+    return Console(file=file, highlight=False, markup=False, soft_wrap=not tty,
                    width=None if tty else PIPE_WIDTH, **kwargs)
 
 

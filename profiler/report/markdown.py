@@ -59,8 +59,8 @@ def summary_markdown(results: Results) -> str:
             lines.append(f"- … and {len(verdict.warnings) - len(shown)} more in the HTML report")
         lines.append("")
     if verdict.notes:  # the tool's own choices: one line, a PR comment stays short
-        lines += [f"_Notes:_ {'; '.join(verdict.notes)}", ""]
-    lines += [f"**Next step:** {step.why}: `{step.command}`" for step in verdict.next_steps]
+        lines += [f"_Notes:_ {text('; '.join(verdict.notes))}", ""]
+    lines += [f"**Next step:** {text(step.why)}: {code(step.command)}" for step in verdict.next_steps]
     lines += [""] if verdict.next_steps else []
     lines += why_slow(results)
     env = results.environment
@@ -75,7 +75,7 @@ def story_markdown(story: Story | None) -> list[str]:
     """The job as it was vs its rewrite, first: the headline in bold, the details under it."""
     if story is None:
         return []
-    return [f"**{story.headline}**", "", *[f"- {d}" for d in story.details],
+    return [f"**{text(story.headline)}**", "", *[f"- {text(d)}" for d in story.details],
             *([""] if story.details else [])]
 
 

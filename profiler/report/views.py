@@ -133,7 +133,7 @@ def build_verdict(results: Results) -> Verdict:
         between = (f" (between {' and '.join(cls.readings)})"
                    if cls.label == "borderline" and len(cls.readings) > 1 else "")
         figures.append(KeyFigure("Work", cls.label + between + (f" ({refinements})" if refinements else ""), detail))
-    if rec:
+    if rec and rec.model is not None:  # no choice: no figures of one (the headline says why)
         value = "keep it sequential" if rec.keep_sequential else fmt.config(rec.model, rec.concurrency)
         figures.append(KeyFigure("Recommended", value))
         figures.append(KeyFigure("Throughput", fmt.rps(rec.throughput_rps)))

@@ -12,12 +12,14 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from profiler.errors import ResultsError
 from profiler.files import write_atomic
+from profiler.redact import redact
 from profiler.results.schema import convert, from_data, to_data
 from profiler.results.sections import (
     Attribution,
@@ -63,6 +65,10 @@ class Results:
     started_at: str = ""
     finished_at: str = ""
     interrupted: bool = False
+    # Why the run stopped before its plan or sweep was done, when something other than the
+    # user stopped it ("the embedded PostgreSQL server died (killed by SIGKILL) during
+    # processes×2"); "" when it was not.
+    stopped_by: str = ""
     tool_version: str = ""
     validation: Validation | None = None  # --validate N: a long run of the recommendation
 
@@ -99,7 +105,8 @@ class Results:
         return results
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=1, allow_nan=False, default=_json_default)
+        """The file's text, credentials redacted (it is printed by `--json -` as well as saved)."""
+        return redact(json.dumps(self.to_dict(), indent=1, allow_nan=False, default=_json_default))
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         return write_atomic(path, self.to_json())
@@ -189,21 +196,47 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not a number JSON allows")
 
 
+MAX_RESULTS_BYTES = 256 * 2**20  # concur's own files are a few MiB; parsing JSON takes ~10× its size
+
+
 def load_results(path: str | os.PathLike[str]) -> Results:
-    """Read a results.json; any problem becomes one clear `ResultsError`."""
+    """Read a results.json; any problem becomes one clear `ResultsError`.
+
+    Only a regular file is read (a device such as /dev/zero or a pipe would be read until
+    memory runs out), and only up to MAX_RESULTS_BYTES: a larger file is refused with its
+    size, since parsing it would take about ten times that in memory."""
     p = Path(path)
     if p.is_dir():
         raise ResultsError(f"{p} is a folder, not a results file (try {p / 'results.json'})")
     try:
-        text = p.read_text(encoding="utf-8")
+        fd = os.open(p, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)  # a FIFO must not block the open
     except FileNotFoundError:
         raise ResultsError(f"results file not found: {p}") from None
-    except UnicodeDecodeError:
-        raise ResultsError(f"{p} is not a concur results file (not text)") from None
     except OSError as exc:
         raise ResultsError(f"cannot read results file {p}: {exc.strerror}") from None
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise ResultsError(f"{p} is not a regular file (a device, a pipe or a socket): give "
+                               "the results.json that `concur run` wrote")
+        if st.st_size > MAX_RESULTS_BYTES:
+            raise ResultsError(f"{p} is {st.st_size / 2**20:,.0f} MiB, over the "
+                               f"{MAX_RESULTS_BYTES // 2**20} MiB concur reads (its own results "
+                               "files are a few MiB; is this one?)")
+        try:
+            raw = fh.read(MAX_RESULTS_BYTES + 1)
+        except OSError as exc:
+            raise ResultsError(f"cannot read results file {p}: {exc.strerror}") from None
+    if len(raw) > MAX_RESULTS_BYTES:
+        raise ResultsError(f"{p} grew past {MAX_RESULTS_BYTES // 2**20} MiB while being read")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ResultsError(f"{p} is not a concur results file (not text)") from None
     try:
         data = json.loads(text, parse_constant=_no_constants)
+    except RecursionError:
+        raise ResultsError(f"{p} is not a concur results file (nested too deeply)") from None
     except ValueError as exc:
         raise ResultsError(f"{p} is not a concur results file (invalid JSON: "
                            f"{getattr(exc, 'msg', exc)})") from None

@@ -16,7 +16,7 @@ from profiler.errors import ConfigError
 class Classification:
     """What kind of work this is, from the CPU share of one worker, refined by scaling."""
 
-    label: str  # "cpu-bound", "io-bound", "mixed", "borderline" or "unknown"
+    label: str  # "cpu-bound", "io-bound", "mixed", "borderline", "unknown" or "failed" (no record succeeded)
     cpu_fraction: float | None = None
     confidence: str = "low"  # "low", "medium", "high"
     refinements: list[str] = field(default_factory=list)  # "releases-GIL", "serialized"

@@ -8,9 +8,11 @@ from typing import Any
 from profiler import format as fmt
 
 # Trial statuses: "ok" ran to the end (errors inside records are still counted);
-# "crashed" the trial process died (segfault, os._exit); "timeout" it was killed after
-# --timeout; "failed" setup or the harness failed before the timed window.
-TRIAL_STATUSES = ("ok", "crashed", "timeout", "failed")
+# "crashed" the trial process died (segfault, os._exit) or garbled its pipe; "timeout" it
+# was killed after --timeout; "failed" setup or the harness failed before the timed
+# window; "over-memory" its processes passed the memory ceiling; "service-lost" a service
+# the run needs (an embedded database server) stopped while it ran.
+TRIAL_STATUSES = ("ok", "crashed", "timeout", "failed", "over-memory", "service-lost")
 
 
 class ModelAtN:
@@ -67,6 +69,12 @@ class Trial(ModelAtN):
     workers: int = 1  # threads/processes running handlers (for time decomposition)
     errors_by_type: dict[str, int] = field(default_factory=dict)
     error_messages: dict[str, list[str]] = field(default_factory=dict)
+    # Per error type, where the first one was raised: the last frames of the handler's own
+    # code as `file:line in function` (and `raised in …` for the library call that raised).
+    error_tracebacks: dict[str, list[str]] = field(default_factory=dict)
+    # The last lines the trial's processes printed (stdout and stderr, captured so they never
+    # reach concur's own output; redacted): what a failed trial said before it failed.
+    output_tail: list[str] = field(default_factory=list)
     db_connections_peak: int | None = None  # sessions the server admitted at once (the probe)
     db_refused: int | None = None  # connection attempts the server refused (the probe)
     db_server_cpu_s: float | None = None  # CPU of the database server's processes (the probe)

@@ -8,6 +8,7 @@ import json
 import xml.etree.ElementTree as ET
 
 from rich.table import Table
+from rich.text import Text
 
 from profiler.report.markdown import text as md_text
 from profiler.review.decision import GateOutcome
@@ -19,7 +20,7 @@ def gate_table(outcome: GateOutcome) -> Table:
     for col in ("check", "result", "baseline", "candidate", "delta", "threshold", "note"):
         table.add_column(col)
     for ch in outcome.checks:
-        table.add_row(ch.name, "pass" if ch.passed else "[red]FAIL[/red]", ch.baseline, ch.candidate,
+        table.add_row(ch.name, "pass" if ch.passed else Text("FAIL", style="red"), ch.baseline, ch.candidate,
                       ch.delta, ch.threshold, ch.note)
     return table
 

@@ -7,6 +7,12 @@ other's results.json after every trial, silently losing one run. So before measu
 every output path is checked (one `ConfigError` naming the flag), and the folder is
 locked (`flock` on the folder itself, dropped by the kernel however concur ends), so a
 second run into it is refused in one line.
+
+An output folder is concur's to write in only when it is new, empty, or holds a concur
+report already (which is then replaced, and said): `--out ""` (an unset variable) names
+the current folder, and a report written beside a user's own `index.html`, or into
+an etc-like folder, would overwrite or litter it. A symbolic link is refused too: the
+report would land wherever it points.
 """
 
 from __future__ import annotations
@@ -15,18 +21,66 @@ import contextlib
 import errno
 import fcntl
 import os
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from profiler.errors import ConfigError
 
+# Names concur writes into an output folder (a report, results, an attribution); a folder
+# holding one of them, written by concur, is a report folder.
+REPORT_FILES = ("index.html", "summary.md", "results.json", "attribution.json")
+_MARK = b"concur"
 
-def check_folder(path: Path, flag: str) -> Path:
-    """Create `path` (and its parents) and prove a file can be written in it."""
+
+def check_folder(path: Path, flag: str, contents: bool = True) -> Path:
+    """Create `path` (and its parents) and prove a file can be written in it; refuse a
+    symbolic link and (`contents`) a folder that holds something other than a concur report."""
+    if path.is_symlink():
+        raise ConfigError(f"{flag} {path} is a symbolic link (to {os.readlink(path)}): name a "
+                          "real folder, so the report lands where you say")
     if path.exists() and not path.is_dir():
         raise ConfigError(f"{flag} {path} is a file, not a folder")
+    if contents:
+        check_contents(path, flag)
     _writable(path, flag, path)
     return path
+
+
+def check_contents(path: Path, flag: str) -> None:
+    """Refuse a folder that holds something other than a concur report."""
+    if path.is_dir() and not is_report_folder(path):
+        shown = sorted(e.name for e in path.iterdir())
+        more = f" and {len(shown) - 3} more" if len(shown) > 3 else ""
+        empty = " (an empty --out, such as an unset variable, names the current folder)" \
+            if str(path) == "." else ""
+        raise ConfigError(f"{flag} {path}{empty} holds files that are not a concur report "
+                          f"({', '.join(shown[:3])}{more}): name a new or empty folder")
+
+
+def is_report_folder(path: Path) -> bool:
+    """True when `path` is empty or holds a report concur wrote (one of REPORT_FILES that
+    names concur in its first 4 KiB)."""
+    entries = [e for e in path.iterdir() if not e.name.startswith(".concur-probe-")]
+    if not entries:
+        return True
+    for name in REPORT_FILES:
+        try:
+            with open(path / name, "rb") as fh:
+                if _MARK in fh.read(4096):
+                    return True
+        except OSError:
+            continue
+    return False
+
+
+def holds_report(path: Path) -> bool:
+    """True when `path` holds an earlier concur report (not merely exists, empty)."""
+    return path.is_dir() and any((path / name).is_file() for name in REPORT_FILES)
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 def check_file(path: Path, flag: str) -> Path:
@@ -68,16 +122,16 @@ def _why(exc: OSError, path: Path) -> str:
 
 
 @contextlib.contextmanager
-def claim_folder(path: Path, flag: str = "--out") -> Iterator[Path]:
+def claim_folder(path: Path, flag: str = "--out", say: Callable[[str], None] = _say) -> Iterator[Path]:
     """Check `path` and hold an exclusive lock on it while the block runs.
 
     The lock is a `flock` on the folder itself: no lock file to leave behind, and the
     kernel drops it when concur exits, however it exits. A second claim of the same
     folder, by this or another process, fails with one line naming the holder's pid. A
     folder this call created and nothing was written into is removed again (a bad target
-    leaves no empty report folder)."""
+    leaves no empty report folder). An earlier report in it is replaced, and `say` says so."""
     created = not path.exists()
-    check_folder(path, flag)
+    check_folder(path, flag, contents=False)
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -87,6 +141,16 @@ def claim_folder(path: Path, flag: str = "--out") -> Iterator[Path]:
         raise ConfigError(f"{flag} {path} is in use by another concur run"
                           f"{f' (pid {holder})' if holder else ''}; choose another {flag} or "
                           "wait for it to finish") from None
+    try:
+        check_contents(path, flag)
+    except BaseException:
+        os.close(fd)
+        if created:
+            with contextlib.suppress(OSError):
+                path.rmdir()
+        raise
+    if holds_report(path):
+        say(f"{flag} {path} holds an earlier concur report: it will be replaced")
     try:
         yield path
     finally:
