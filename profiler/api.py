@@ -58,12 +58,13 @@ def profile(target: Target, options: RunOptions | None = None, progress: Progres
     return run_profile(target_name(target), options, progress)
 
 
-def gate(baseline: Target | str | Path, candidate: Target | str | Path,
+def gate(baseline: Target | str | Path | None, candidate: Target | str | Path | None,
          thresholds: Thresholds | None = None, progress: Progress | None = None,
          **kwargs: Any) -> GateOutcome:
     """The review gate: measure (or load, for a results.json) both sides and judge the
-    candidate against the baseline. `outcome.passed` is the exit code's decision;
-    `kwargs` are `GateSpec`'s fields (`repeats`, `budget_s`, `baseline_config`, `dsn`, …)."""
+    candidate against the baseline. `outcome.status` ("passed", "failed", "inconclusive")
+    is the exit code's decision; `kwargs` are `GateSpec`'s fields (`repeats`, `budget_s`,
+    `baseline_config`, `dsn`, `baseline_rev`: the other side's target at a git revision, …)."""
     _known(kwargs, GateSpec, "gate")
     spec = GateSpec(_side(baseline), _side(candidate), **kwargs)
     return run_gate(spec, thresholds or Thresholds(),
@@ -73,12 +74,11 @@ def gate(baseline: Target | str | Path, candidate: Target | str | Path,
 def run_gate(spec: GateSpec, thresholds: Thresholds, source: str,
              progress: Progress | None = None) -> GateOutcome:
     """`gate` from a complete spec (what `concur gate` builds from its flags)."""
-    a, b, chosen = measure_sides(spec, progress)
-    pins = {"baseline": spec.baseline_config, "candidate": spec.candidate_config}
-    configs = {s: chosen[s].key if s in chosen else pin for s, pin in pins.items()}
-    how = {s: chosen[s].how if s in chosen else "" for s in pins}
-    return judge(a, b, thresholds, source, configs=(configs["baseline"], configs["candidate"]),
-                 chosen_by=(how["baseline"], how["candidate"]), total=spec.total)
+    m = measure_sides(spec, progress)
+    return judge(m.baseline, m.candidate, thresholds, source,
+                 configs=(m.configs["baseline"], m.configs["candidate"]),
+                 chosen_by=(m.how["baseline"], m.how["candidate"]), total=spec.total,
+                 unfinished=m.unfinished, notes=m.notes)
 
 
 def compare(baseline: Results | str | Path, candidate: Results | str | Path,
@@ -118,7 +118,9 @@ def target_name(target: Target) -> str:
     return f"{module}:{qualname}"
 
 
-def _side(side: Target | str | Path) -> str:
+def _side(side: Target | str | Path | None) -> str | None:
+    if side is None:
+        return None
     return str(side) if isinstance(side, Path) else target_name(side)
 
 

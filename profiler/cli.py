@@ -26,6 +26,7 @@ from profiler.attribution import explain
 from profiler.cli_exit import (
     EXIT_ALL_FAILED,
     EXIT_GATE_FAILED,
+    EXIT_INCONCLUSIVE,
     EXIT_INTERRUPTED,
     EXIT_SERVICE_LOST,
     error_line,
@@ -293,8 +294,10 @@ def compare(
 
 @dataclass
 class GateFlags:
-    baseline: Annotated[str, typer.Option(help="The current implementation: a target (file.py:attr) to run now, or a results.json.")]
-    candidate: Annotated[str, typer.Option(help="The proposed rewrite: a target or a results.json.")]
+    baseline: Annotated[str | None, typer.Option(help="The current implementation: a target (file.py:attr) to run now, or a results.json. With --baseline-rev, default: the candidate's target.")] = None
+    candidate: Annotated[str | None, typer.Option(help="The proposed rewrite: a target or a results.json.")] = None
+    baseline_rev: Annotated[str | None, typer.Option(metavar="REV", help="Measure the baseline's target (default: the candidate's) at this git revision, checked out in a temporary worktree that is removed after, e.g. origin/main.")] = None
+    candidate_rev: Annotated[str | None, typer.Option(metavar="REV", help="Measure the candidate's target at this git revision (default: the working tree as it is).")] = None
     baseline_config: Annotated[str | None, typer.Option(help="Pin the baseline's configuration, MODEL:N (e.g. threads:16); default: its best.")] = None
     candidate_config: Annotated[str | None, typer.Option(help="Pin the candidate's configuration, MODEL:N; default: its best.")] = None
     max_slowdown: Annotated[float | None, typer.Option(help="Fail when the candidate is slower than this fraction beyond noise (default 0.05).")] = None
@@ -306,7 +309,7 @@ class GateFlags:
     max_rss_increase: Annotated[float | None, typer.Option(help="Fail when peak RSS grows by more than this fraction.")] = None
     config: Annotated[Path | None, typer.Option(help="pyproject.toml with [tool.concur.gate] (default: the nearest one from here).")] = None
     repeat: Annotated[int, typer.Option(help="Interleaved repeats per side when running targets.")] = 5
-    budget: Annotated[float, typer.Option(help="Seconds for finding each unpinned side's best configuration and the repeats.")] = DEFAULTS["budget"]
+    budget: Annotated[float, typer.Option(help="Seconds for the gate: half for the two sides' sweeps (the same share each), the rest for the interleaved repeats; a climb still gaining when its share ends climbs on, on both sides.")] = DEFAULTS["budget"]
     records: Records = None
     models: Models = None
     timeout: Timeout = DEFAULTS["timeout"]
@@ -331,14 +334,23 @@ class GateFlags:
                         parse_config(self.candidate_config), repeats=self.repeat,
                         budget_s=self.budget, records=self.records,
                         models=parse_models(self.models), timeout_s=self.timeout,
-                        total=self.total, dsn=self.dsn, db_max_connections=self.db_max_connections)
+                        total=self.total, dsn=self.dsn, db_max_connections=self.db_max_connections,
+                        baseline_rev=self.baseline_rev, candidate_rev=self.candidate_rev)
 
 
 @command(app, GateFlags)
 def gate(flags: GateFlags) -> None:
     """Fail (exit 1) when a rewrite is slower or heavier, beyond the noise.
 
-    Exit codes: 0 pass, 1 a check failed, 2 usage/config/input error, 3 a side could not run.
+    Both sides get the same budget and grid; where both can run a configuration, both are
+    measured there, interleaved, and each side's figure is its best of that shared set.
+    With --baseline-rev origin/main the baseline is the candidate's target at that git
+    revision (a pull request against main).
+
+    Exit codes: 0 pass, 1 a check failed, 2 usage/config/input error (also: not a git
+    repository, an unknown revision, the target missing at it), 3 a side could not run,
+    5 inconclusive: a side's climb stopped while still gaining and no configuration both
+    sides ran tells them apart (raise --budget).
     """
     thresholds, source = flags.thresholds()
     spec = flags.spec()
@@ -360,7 +372,10 @@ def _gate(flags: GateFlags, thresholds: Thresholds, source: str, spec: GateSpec,
     console = stderr_console() if to_stdout else plain_console()  # stdout holds only the JSON
     if outcome.story is not None:
         console.print(outcome.story.headline, style="bold", highlight=False, markup=False)
-    console.print(outcome.verdict(), style="bold green" if outcome.passed else "bold red")
+    style = {"passed": "bold green", "failed": "bold red"}.get(outcome.status, "bold yellow")
+    console.print(outcome.verdict(), style=style, markup=False, highlight=False)
+    for note in outcome.notes:
+        console.print(f"note: {note}", markup=False, highlight=False)
     console.print(gate_table(outcome))
     for path, text in ((flags.markdown, gate_markdown), (flags.junit, gate_junit),
                        (None if to_stdout else flags.json_out, gate_json)):
@@ -376,6 +391,8 @@ def _gate(flags: GateFlags, thresholds: Thresholds, source: str, spec: GateSpec,
         console.print(f"report: {index.resolve()}", markup=False)
     if to_stdout:
         sys.stdout.write(gate_json(outcome).rstrip("\n") + "\n")
+    if outcome.inconclusive:
+        raise typer.Exit(EXIT_INCONCLUSIVE)
     if not outcome.passed:
         raise typer.Exit(EXIT_GATE_FAILED)
 

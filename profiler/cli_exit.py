@@ -30,6 +30,7 @@ EXIT_GATE_FAILED = 1
 EXIT_USAGE = 2
 EXIT_ALL_FAILED = 3
 EXIT_SERVICE_LOST = 4  # a service the run needs stopped under it (errors.ServiceLost)
+EXIT_INCONCLUSIVE = 5  # the gate could not tell: a side's climb stopped while still gaining
 EXIT_INTERRUPTED = 130
 
 

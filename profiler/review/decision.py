@@ -10,6 +10,15 @@ repeats). A check fails only when the whole interval is past the threshold; when
 point estimate is past it but the interval is not, the check passes and says "within
 noise". With one repeat on a side the noise is unknown and the point estimate decides,
 as the check's note says.
+
+Inconclusive: a side whose climb stopped while its model still gained (`Unfinished`) was
+not measured at its best, so a throughput verdict on it compares effort, not code. The
+outcome is then "inconclusive" (exit 5), unless the answer cannot change: the difference
+is beyond noise at a configuration both sides ran, or the unfinished side could only move
+the verdict further the way it already points (a baseline still gaining, a candidate
+already slower than it: fails; a candidate still gaining that already passes: passes).
+Checks other than throughput do not depend on how far a climb went: one of them failing
+is a failure whatever the climbs.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from typing import Any
 
 from profiler import format as fmt
 from profiler.analysis.compare import CompareOutcome, Side, compare_runs, representative, throughput
+from profiler.analysis.standings import table
 from profiler.errors import ConcurError, ConfigError
 from profiler.results import Config, Results, Story
 from profiler.results.schema import to_data
@@ -58,6 +68,21 @@ def parse_config(text: str | None) -> tuple[str, int] | None:
         raise ConfigError(f"a configuration is MODEL:N, e.g. threads:16 (not {text!r})") from None
 
 
+@dataclass(frozen=True)
+class Unfinished:
+    """A side whose climb stopped while its model still gained: `config` is its best so far."""
+
+    label: str  # "baseline" or "candidate"
+    config: str  # "threads×64"
+
+    @property
+    def sentence(self) -> str:
+        return f"{self.label} still gaining at {self.config}: raise --budget"
+
+
+THROUGHPUT_CHECKS = ("slowdown", "speedup")  # the checks an unfinished climb leaves open
+
+
 class SideFailed(ConcurError):
     """A side could not run at all (every trial crashed, failed or raised): exit 3."""
 
@@ -90,16 +115,28 @@ def chosen_config(label: str, results: Results, config: tuple[str, int] | None) 
 
 def judge(baseline: Results, candidate: Results, thresholds: Thresholds, source: str = "defaults",
           configs: tuple[tuple[str, int] | None, tuple[str, int] | None] = (None, None),
-          chosen_by: tuple[str, str] = ("", ""), total: int | None = None) -> GateOutcome:
+          chosen_by: tuple[str, str] = ("", ""), total: int | None = None,
+          unfinished: tuple[Unfinished, ...] = (), notes: tuple[str, ...] = ()) -> GateOutcome:
     """The gate's decision on two runs at their configurations: the one comparison of the
-    pair (`analysis.compare`, with the story for the headline), then the thresholds."""
+    pair (`analysis.compare`, with the story for the headline), then the thresholds, then
+    whether climbs that did not finish leave the throughput verdict open."""
     a = chosen_config("baseline", baseline, configs[0])
     b = chosen_config("candidate", candidate, configs[1])
     compared = compare_runs(baseline, candidate, configs=(a, b), chosen_by=chosen_by, total=total)
     assert compared.baseline is not None and compared.candidate is not None
-    outcome = evaluate(compared.baseline, compared.candidate, thresholds, source)
+    outcome = evaluate(compared.baseline, compared.candidate, thresholds, source, unfinished,
+                       shared_comparisons(baseline, candidate))
     outcome.compared, outcome.story, outcome.runs = compared, compared.story, (baseline, candidate)
+    outcome.notes = [*notes, *outcome.notes]
     return outcome
+
+
+def shared_comparisons(baseline: Results, candidate: Results) -> dict[str, Comparison]:
+    """Throughput at every configuration both runs measured, candidate ÷ baseline, judged by
+    the one noise judge: "a configuration both sides ran"."""
+    theirs = {c.key: c for c in table(candidate).configs}
+    return {c.label: compare(c.throughputs, theirs[c.key].throughputs)
+            for c in table(baseline).configs if c.key in theirs}
 
 
 # ---------------------------------------------------------------- the checks
@@ -126,10 +163,26 @@ class GateOutcome:
     story: Story | None = None  # the pair's story (analysis.story), shown before the verdict
     compared: CompareOutcome | None = None  # the one comparison of the pair, for the report
     runs: tuple[Results, Results] | None = None  # the two runs judged (baseline, candidate)
+    unfinished: tuple[Unfinished, ...] = ()  # sides whose climb stopped still gaining
+    conclusive: bool = True  # False: the throughput checks are open (see the module docstring)
+    notes: list[str] = field(default_factory=list)  # how the sides were measured, in sentences
+
+    @property
+    def status(self) -> str:
+        """"passed", "failed" or "inconclusive" (the exit code's decision: 0, 1, 5)."""
+        if any(c.name not in THROUGHPUT_CHECKS for c in self.failed_checks):
+            return "failed"
+        if not self.conclusive:
+            return "inconclusive"
+        return "failed" if self.failed_checks else "passed"
 
     @property
     def passed(self) -> bool:
-        return all(c.passed for c in self.checks)
+        return self.status == "passed"
+
+    @property
+    def inconclusive(self) -> bool:
+        return self.status == "inconclusive"
 
     @property
     def failed_checks(self) -> list[Check]:
@@ -137,16 +190,21 @@ class GateOutcome:
 
     def verdict(self) -> str:
         b, c = self.baseline, self.candidate
-        head = (f"gate {'PASSED' if self.passed else 'FAILED'}: candidate {c.described} vs baseline "
+        head = (f"gate {self.status.upper()}: candidate {c.described} vs baseline "
                 f"{b.described}, {fmt.plural(len(self.checks), 'check')}")
-        if not self.passed:
+        if self.failed_checks and not self.inconclusive:
             head += f"; failed: {', '.join(ch.name for ch in self.failed_checks)}"
+        if self.inconclusive:
+            head += "; " + "; ".join(u.sentence for u in self.unfinished)
         return head + f" ({b.repeats} vs {c.repeats} repeats)"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "passed": self.passed,
+            "status": self.status,
             "verdict": self.verdict(),
+            "unfinished": [asdict(u) | {"sentence": u.sentence} for u in self.unfinished],
+            "notes": list(self.notes),
             "baseline": asdict(self.baseline),
             "candidate": asdict(self.candidate),
             "checks": [asdict(ch) for ch in self.checks],
@@ -162,11 +220,15 @@ def _interval_note(cmp: Comparison) -> str:
     return f"95 % interval {fmt.signed_pct(cmp.low - 1)} to {fmt.signed_pct(cmp.high - 1)}"
 
 
-def evaluate(baseline: Side, candidate: Side, th: Thresholds, source: str = "defaults") -> GateOutcome:
+def evaluate(baseline: Side, candidate: Side, th: Thresholds, source: str = "defaults",
+             unfinished: tuple[Unfinished, ...] = (),
+             shared: dict[str, Comparison] | None = None) -> GateOutcome:
     """The checks on two sides' figures: the throughput judgement is the comparison's own
-    (`analysis.compare.throughput`); the rest are the thresholds'."""
+    (`analysis.compare.throughput`); the rest are the thresholds'. `unfinished` sides and
+    the throughput `shared` at configurations both ran decide whether it is conclusive."""
     judged = throughput(baseline, candidate)
-    out = GateOutcome(baseline, candidate, thresholds_source=source, throughput=judged)
+    out = GateOutcome(baseline, candidate, thresholds_source=source, throughput=judged,
+                      unfinished=tuple(unfinished))
     b_rps, c_rps = fmt.rps(statistics.fmean(baseline.throughput_rps)), fmt.rps(
         statistics.fmean(candidate.throughput_rps))
     spread = _interval_note(judged)
@@ -205,7 +267,34 @@ def evaluate(baseline: Side, candidate: Side, th: Thresholds, source: str = "def
         out.checks.append(Check("errors", False, f"{fmt.count(baseline.errors)} errors",
                                 f"{fmt.count(candidate.errors)} errors", "", "0 errors",
                                 "the candidate raised in some records"))
+    _settle_unfinished(out, shared or {})
     return out
+
+
+def _settle_unfinished(out: GateOutcome, shared: dict[str, Comparison]) -> None:
+    """Whether the climbs that did not finish leave the throughput verdict open (see the
+    module docstring); says why either way."""
+    if not out.unfinished:
+        return
+    labels = {u.label for u in out.unfinished}
+    held = all(c.passed for c in out.checks if c.name in THROUGHPUT_CHECKS)
+    beyond = [label for label, cmp in shared.items() if cmp.significant]
+    if beyond:
+        why = (f"the difference is beyond noise at {', '.join(beyond)}, which both sides ran")
+    elif labels == {"baseline"} and not held:
+        why = "the baseline still gaining could only widen the gap"
+    elif labels == {"candidate"} and held:
+        why = "the candidate still gaining could only do better"
+    else:
+        out.conclusive = False
+        for ch in out.checks:
+            if ch.name in THROUGHPUT_CHECKS:
+                ch.note = (f"provisional: {'; '.join(u.sentence for u in out.unfinished)}"
+                           + (f" ({ch.note})" if ch.note else ""))
+        out.notes.append("inconclusive: " + "; ".join(u.sentence for u in out.unfinished)
+                         + ", and no configuration both sides ran tells them apart beyond noise")
+        return
+    out.notes.append(f"{'; '.join(u.sentence for u in out.unfinished)}; the verdict stands: {why}")
 
 
 def _connection_checks(out: GateOutcome, b: Side, c: Side, th: Thresholds) -> None:

@@ -48,19 +48,22 @@ FIRST_STEP_SHARE = 0.5  # a model's first trial is sized to this share of target
 FIRST_STEP_MIN_S = MIN_WINDOW_S + 0.1  # ... but never under this: short windows read low
 MAX_SETTLE_REPEATS = 6  # a side of an undecided comparison is repeated at most this often
 REMEASURE_MIN_S = 1.0  # a suspect trial's re-measurement runs at least this long
+CLIMB_RESERVE_S = 0.5  # kept back by climbs that draw no report (the gate's)
 
 
 class Budget:
-    def __init__(self, total_s: float, session: Session) -> None:
+    def __init__(self, total_s: float, session: Session, reserve_s: float | None = None) -> None:
         self.total_s = total_s
         self.session = session
         self.overhead_s = TRIAL_OVERHEAD_GUESS_S
+        self._reserve_s = reserve_s
 
     @property
     def reserve_s(self) -> float:
         """Kept back for the analysis and the report (rendering measured at 2-4 s on 2 busy
-        cores), so the whole `concur run` ends inside the budget."""
-        return max(4.0, 0.08 * self.total_s)
+        cores), so the whole `concur run` ends inside the budget; a caller that draws no
+        report (the gate's climbs) keeps back what it says."""
+        return max(4.0, 0.08 * self.total_s) if self._reserve_s is None else self._reserve_s
 
     @property
     def remaining_s(self) -> float:
@@ -77,15 +80,18 @@ class Budget:
 class Sweep:
     """Runs the sweep into a session (see the module docstring)."""
 
-    def __init__(self, session: Session, prepared: Prepared, options: RunOptions) -> None:
+    def __init__(self, session: Session, prepared: Prepared, options: RunOptions,
+                 settle: bool = True) -> None:
         self.session = session
         self.prepared = prepared
         self.options = options
-        self.budget = Budget(options.budget_s, session)
+        # Without settling (the gate's climbs: its repeats are its own, interleaved), the
+        # whole budget goes to the climbs and nothing is kept back for a report.
+        self.budget = Budget(options.budget_s, session, None if settle else CLIMB_RESERVE_S)
         # Never under FIRST_STEP_MIN_S: a window planned at 0.3 s lands under it half the
         # time, and the sanity check would pay for a re-measurement.
         self.target_s = min(1.0, max(FIRST_STEP_MIN_S, options.budget_s / 45))
-        self.keep_back_s = REPEAT_SHARE * options.budget_s
+        self.keep_back_s = REPEAT_SHARE * options.budget_s if settle else 0.0
         self.base_rps = 0.0
         self.cpu_fraction: float | None = None  # on-CPU share of sequential, for ceilings
         self.cores = os.cpu_count() or 1
@@ -100,13 +106,9 @@ class Sweep:
         return table(self.results, self.options.constraints)
 
     def run(self) -> None:
-        if not self._calibrate():
+        climbs = self.climb()
+        if climbs is None:
             return
-        self._baseline()
-        climbs = self._climbs()
-        self._unbounded(climbs)
-        while self._step(climbs):
-            pass
         self._settle()
         not_reached = [c.model for c in climbs if c.stop is Stop.BUDGET]
         if not_reached:
@@ -114,6 +116,19 @@ class Sweep:
                              + ", ".join(not_reached))
         self.session.log("done", f"sweep finished in {self.session.elapsed_s:.1f} s of a "
                          f"{self.options.budget_s:g} s budget")
+
+    def climb(self) -> list[Climb] | None:
+        """Calibrate, sequential, the unbounded trial and every model's climb, without
+        settling; the climbs say where and why each stopped (`Climb.stop`: `Stop.BUDGET` is
+        a climb still gaining when the budget ended). None: the calibration failed."""
+        if not self._calibrate():
+            return None
+        self._baseline()
+        climbs = self._climbs()
+        self._unbounded(climbs)
+        while self._step(climbs):
+            pass
+        return climbs
 
     # ------------------------------------------------------------------ trials
 
