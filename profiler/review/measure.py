@@ -35,7 +35,7 @@ from profiler.results import Results, load_results
 from profiler.review import climbs
 from profiler.review.climbs import Swept
 from profiler.review.decision import SideFailed, Unfinished
-from profiler.review.revision import checkouts, forget_modules, is_checkout
+from profiler.review.revision import Checkout, checkouts, forget_modules, is_checkout
 from profiler.run.options import RunOptions
 from profiler.run.prepare import Prepared, new_results, now_iso, prepare
 from profiler.run.service import exported, run_services
@@ -148,17 +148,16 @@ def measure_sides(spec: GateSpec, progress: Progress | None = None) -> Measured:
                              dsn=spec.dsn, db_max_connections=spec.db_max_connections)
         options.validate()
         with exported(options.workload_env()):
-            measured = _measure(spec, sides, pins, loaded, to_run, options, progress)
-        for label in to_run:  # the target as the user gave it, not the checkout's temporary path
-            getattr(measured, label).workload.target = checkout.shown[label]
+            measured = _measure(spec, checkout, pins, loaded, to_run, options, progress)
         measured.notes = (*checkout.notes, *measured.notes)
         return measured
 
 
-def _measure(spec: GateSpec, sides: dict[str, str], pins: dict[str, tuple[str, int] | None],
+def _measure(spec: GateSpec, checkout: Checkout, pins: dict[str, tuple[str, int] | None],
              loaded: dict[str, Results], to_run: list[str], options: RunOptions,
              progress: Progress) -> Measured:
     started = time.monotonic()
+    sides = checkout.sides
     prepared: dict[str, Prepared] = {}
     try:
         for label in sorted(to_run, key=lambda k: not is_checkout(sides[k])):
@@ -182,7 +181,7 @@ def _measure(spec: GateSpec, sides: dict[str, str], pins: dict[str, tuple[str, i
             plan = _plan(to_run, fixed, swept)
             for label in to_run:
                 progress.note(f"{label}: {plan.how[label]}")
-            results = _interleave(spec, sides, prepared, plan, options, progress)
+            results = _interleave(spec, checkout.shown, prepared, plan, options, progress)
     finally:
         for p in prepared.values():
             p.close()
@@ -246,11 +245,13 @@ def _plan(to_run: list[str], fixed: dict[str, Chosen | None], swept: list[Swept]
 def _interleave(spec: GateSpec, sides: dict[str, str], prepared: dict[str, Prepared], plan: Plan,
                 options: RunOptions, progress: Progress) -> dict[str, Results]:
     """`spec.repeats` rounds; in each, every configuration on every side that runs it, the
-    sides alternating (A B, then B A) so drift within a round cancels out."""
+    sides alternating (A B, then B A) so drift within a round cancels out. `sides`: the
+    targets as the user reads them (not a checkout's temporary path)."""
     to_run = list(prepared)
     sessions: dict[str, Session] = {}
     for label in to_run:
         results = new_results(prepared[label], 0, options)
+        results.workload.target = sides[label]
         results.command = f"concur gate ({label}: {sides[label]}, {plan.how[label]})"
         sessions[label] = Session(results, None, progress, probe_factory=prepared[label].workload.probe)
     keys = list(dict.fromkeys(k for label in to_run for k in plan.configs[label]))
