@@ -22,6 +22,8 @@ revision (`--baseline-rev`) is checked out for the gate's duration (`review.revi
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,7 +149,9 @@ def measure_sides(spec: GateSpec, progress: Progress | None = None) -> Measured:
         options = RunOptions(repeat=spec.repeats, timeout_s=spec.timeout_s, total=spec.total,
                              dsn=spec.dsn, db_max_connections=spec.db_max_connections)
         options.validate()
-        with exported(options.workload_env()):
+        # The user's code that runs in this process (imports, records(), services, probes)
+        # prints to stderr: stdout is concur's (`--json -` holds only the JSON).
+        with exported(options.workload_env()), contextlib.redirect_stdout(sys.stderr):
             measured = _measure(spec, checkout, pins, loaded, to_run, options, progress)
         measured.notes = (*checkout.notes, *measured.notes)
         return measured
