@@ -7,11 +7,13 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 
+import pytest
+
 from profiler import cli
 from profiler.cli_exit import EXIT_INCONCLUSIVE
 from profiler.review.decision import Thresholds, Unfinished, judge
 from profiler.review.outputs import gate_json, gate_junit, gate_markdown
-from tests.conftest import TESTS
+from tests.conftest import TESTS, run_cli, target
 from tests.factory import make_results, repeats
 
 SAME = [1000.0, 1040.0, 960.0, 1010.0, 990.0]
@@ -96,3 +98,17 @@ def test_exit_code_5_is_documented_in_the_readme_and_the_help(capsys):
     assert "5 inconclusive" in readme
     assert cli.main(["gate", "--help"]) == 0
     assert "5 inconclusive" in " ".join(capsys.readouterr().out.replace("│", " ").split())
+
+
+@pytest.mark.slow
+def test_climbs_cut_short_by_a_small_budget_make_a_real_gate_inconclusive(tmp_path):
+    """A thread pool against an async rewrite (no configuration in common) with a budget far
+    too small for either climb to finish: exit 5, said in the JSON, never a pass or a fail."""
+    out = tmp_path / "gate.json"
+    proc = run_cli("gate", "--baseline", target("sleep_10ms"), "--candidate", target("async_sleep_10ms"),
+                   "--budget", "12", "--repeat", "2", "--no-report", "--json", str(out), cwd=tmp_path)
+    assert proc.returncode == 5, proc.stdout + proc.stderr
+    data = json.loads(out.read_text())
+    assert data["status"] == "inconclusive"
+    assert {u["label"] for u in data["unfinished"]} == {"baseline", "candidate"}
+    assert "gate INCONCLUSIVE" in proc.stdout and "raise --budget" in proc.stdout

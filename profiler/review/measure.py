@@ -261,6 +261,11 @@ def _interleave(spec: GateSpec, sides: dict[str, str], prepared: dict[str, Prepa
     keys = list(dict.fromkeys(k for label in to_run for k in plan.configs[label]))
     records = {key: spec.records or _records_at(key, to_run, plan, prepared, sessions, options, sides)
                for key in keys}
+    # Configurations only one side runs (each side as deployed, or forms that differ) still
+    # run the same records on both sides: the unbounded rewrite's batch is its load.
+    alone = [k for k in keys if sum(k in plan.configs[label] for label in to_run) < len(to_run)]
+    for key in alone:
+        records[key] = min(records[k] for k in alone)
     progress.note(f"interleaving {spec.repeats} repeats per side at "
                   f"{', '.join(f'{fmt.config(*k)} ({records[k]} records)' for k in keys)}")
     order = list(to_run)
