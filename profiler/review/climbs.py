@@ -54,8 +54,11 @@ class Swept:
 
     @property
     def best(self) -> Config:
-        """The sweep's proposal: its fastest eligible configuration so far."""
-        top = table(self.results).fastest
+        """The sweep's proposal: its fastest eligible configuration of the models its code is
+        written for (the sequential trial every sweep starts with only when none ran)."""
+        standings = table(self.results)
+        own = [c for c in standings.eligible if c.model in self.models]
+        top = max(own, key=lambda c: c.throughput_rps, default=None) or standings.fastest
         if top is None:
             raise SideFailed(f"{self.label} {self.prepared.target}: no configuration ran without "
                              "errors in the sweep")
@@ -89,11 +92,13 @@ def sweep(side: Swept, budget_s: float, options: RunOptions, progress: Progress)
         raise SideFailed(f"{side.label} {side.prepared.target}: its calibration trial failed "
                          f"({side.results.sweep_log[-1].message if side.results.sweep_log else ''})")
     best = side.best
+    own = best.model in side.models  # else its share ended before any of its models ran
     for climb in climbs:
-        if climb.model == best.model and climb.stop is Stop.BUDGET:
+        if climb.stop is Stop.BUDGET and (climb.model == best.model or not own):
             side.gaining, side.cap = (climb.model, climb.n), climb.cap
             progress.note(f"{side.label}: still gaining at {best.label} when its share of the "
                           "budget ended")
+            break
 
 
 def climb_on(sides: list[Swept], options: RunOptions, until: float, progress: Progress) -> None:
@@ -110,7 +115,7 @@ def climb_on(sides: list[Swept], options: RunOptions, until: float, progress: Pr
                           f"{' and '.join(s.label for s in runners)}: a climb was still gaining")
             gains = {}
             for s in runners:
-                before = _model_best(s, model)
+                before = _model_best(s, model) or table(s.results).sequential_rps or 0.0
                 assert s.session is not None
                 trial = s.session.run(s.prepared.spec(options, model, n, records, 0))
                 gains[s.label] = trial.throughput_rps / before - 1 if trial.ok and before else -1.0
