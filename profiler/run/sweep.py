@@ -87,7 +87,6 @@ class Sweep:
         self.target_s = min(1.0, max(FIRST_STEP_MIN_S, options.budget_s / 45))
         self.keep_back_s = REPEAT_SHARE * options.budget_s
         self.base_rps = 0.0
-        self.cpu_fraction: float | None = None  # on-CPU share of sequential, for ceilings
         self.cores = os.cpu_count() or 1
         self.kind = prepared.workload.handle_kind
 
@@ -160,7 +159,11 @@ class Sweep:
                          f"{again_records:,} records", model, n)
         again = self._trial(model, n, again_records, repeat=self._repeats(model, n))
         still = self._suspect(again)
-        if still:
+        if not again.ok:
+            self.session.log("suspect", f"{again.label} re-measurement failed ({again.status}: "
+                             f"{again.status_detail}): excluded, its first reading never confirmed",
+                             model, n)
+        elif still:
             again.suspect = "; ".join(map(str, still))
             self.session.log("suspect", f"{again.label} re-measured: still {again.suspect}", model, n)
         else:
@@ -233,8 +236,6 @@ class Sweep:
         seq = self._measure("sequential", 1, records)
         if seq.ok and seq.throughput_rps > 0:
             self.base_rps = seq.throughput_rps
-            if seq.cpu_s is not None and seq.wall_s > 0:
-                self.cpu_fraction = seq.cpu_s / seq.wall_s
         self.session.log("baseline", f"sequential: {self.base_rps:,.1f} records/s, CPU "
                          f"{seq.cpu_util or 0:.2f} cores", "sequential", 1)
 
@@ -251,7 +252,8 @@ class Sweep:
                 continue
             first, cap = model.first_step(self.options.model_settings)
             climbs.append(Climb(name, cap or model.climb_cap(self.cores), self.options.constraints,
-                                n=first))
+                                n=first, cores=self.cores,
+                                cap_reason="" if cap else model.cap_reason(self.cores)))
         return climbs
 
     def _unbounded(self, climbs: list[Climb]) -> None:
@@ -273,14 +275,20 @@ class Sweep:
         self.session.log("unbounded", f"unbounded gather of {count} records: {outcome}", model, 0)
 
     def _leader_rps(self) -> float:
-        """What a climb must beat: the standings' fastest (never a suspect reading), or
-        sequential before anything else is eligible."""
-        fastest = self._table().fastest
-        return max(self.base_rps, fastest.throughput_rps if fastest is not None else 0.0)
+        """What a climb must beat to go on: the fastest confirmed configuration at its
+        slowest repeat, so noise in the leader's favour prunes nothing; or sequential before
+        anything else is. Never a suspect reading (the standings exclude it), nor one whose
+        suspect first trial a single re-measurement replaced: until a repeat agrees with that
+        re-measurement, nothing is pruned against it."""
+        s = self._table()
+        confirmed = [c for c in s.eligible
+                     if not ((r := s.standing(c)) is not None and r.left_out and c.repeats < 2)]
+        lead = max((min(c.throughputs) for c in confirmed), default=0.0)
+        return max(self.base_rps, lead)
 
     def _step(self, climbs: list[Climb]) -> bool:
         """One step of the most promising climb; False when none is left to take."""
-        ceilings = {c.model: ceiling(c, self.base_rps, self.cpu_fraction, self.cores) for c in climbs}
+        ceilings = {c.model: ceiling(c, self.cores) for c in climbs}
         pick = next_climb(climbs, self._leader_rps(), ceilings, self.kind)
         for climb, why in pick.ended:
             self.session.log("stop", why, climb.model, climb.n)
