@@ -198,3 +198,13 @@ def test_a_suspect_reading_never_leads_prunes_or_wins(tmp_path):
     s = analyse(results).standings
     assert s.best.model == "threads"
     assert not s.is_eligible(s.find("processes", 2))
+
+
+def test_budget_left_after_settling_resumes_a_climb_the_budget_stopped_while_gaining(tmp_path):
+    """Trials of a fixed 300 records take long at low N: the climbs hit the share kept for
+    settling, settling needs less, and what is left goes back to the gaining climb."""
+    results, world = sweep(tmp_path, io_curve(0.040), budget_s=40, records=300)
+    resumed = [line for line in log(results, "budget") if "resuming" in line]
+    assert resumed and resumed[0].startswith(
+        "budget threads×4: 9.5 s left after settling: resuming threads's climb at N=4"), log(results)
+    assert reached(results, "threads") >= 64 and world.now <= 40

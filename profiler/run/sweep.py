@@ -107,6 +107,7 @@ class Sweep:
         while self._step(climbs):
             pass
         self._settle()
+        self._resume(climbs)
         not_reached = [c.model for c in climbs if c.stop is Stop.BUDGET]
         if not_reached:
             self.session.log("budget", "models not fully explored within the budget: "
@@ -310,6 +311,26 @@ class Sweep:
         message = climb.observe(self._measure(climb.model, n, count), self.base_rps)
         self.session.log("climb" if climb.stop is None else "stop", message, climb.model, n)
         return True
+
+    def _resume(self, climbs: list[Climb]) -> None:
+        """Budget left after settling goes where the evidence says more is to gain: a climb
+        the budget stopped while its last step still gained resumes (without the share kept
+        for settling, which is spent), then the comparisons are settled again."""
+        waiting = [c for c in climbs if c.stop is Stop.BUDGET and c.points
+                   and (len(c.points) < 2 or c.points[-1][1] > c.points[-2][1] * (1 + MIN_GAIN))]
+        if not waiting or not self.budget.fits(self.target_s):
+            return
+        for c in waiting:
+            gain = (c.points[-1][1] / c.points[-2][1] - 1) if len(c.points) >= 2 else None
+            c.stop, c.stopped = None, ""
+            self.session.log("budget", f"{max(self.budget.remaining_s, 0):.1f} s left after settling: "
+                             f"resuming {c.model}'s climb at N={c.n}, stopped by the budget while "
+                             + (f"still gaining ({gain:+.1%})" if gain is not None else "after its first step"),
+                             c.model, c.n)
+        self.keep_back_s = 0.0
+        while self._step(climbs):
+            pass
+        self._settle()
 
     def _settle(self) -> None:
         """Second measurements, then repeats until the deciding comparisons separate."""

@@ -168,6 +168,7 @@ def _run(opts: CeleryOptions, names: cw.QueueNames, folder: str, records: list[A
         if opts.is_redis:
             metrics["visibility_timeout_s"] = visibility
         broker = Broker(opts, names, transport)
+        broker.group = n  # a task per worker per round trip: none waits for the producer
         workers.go(transport)
         probes = broker.probe(PROBE_TASKS)
         metrics["cluster_connections"] = hooks.tree_connections()
