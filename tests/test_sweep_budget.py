@@ -208,3 +208,18 @@ def test_budget_left_after_settling_resumes_a_climb_the_budget_stopped_while_gai
     assert resumed and resumed[0].startswith(
         "budget threads×4: 9.5 s left after settling: resuming threads's climb at N=4"), log(results)
     assert reached(results, "threads") >= 64 and world.now <= 40
+
+
+def test_a_process_pool_trial_is_budgeted_by_its_measured_start_per_worker():
+    """processes×2 took 4 s beyond its window (2 s to start each worker): processes×32 is
+    not started with 55 s left, threads are still budgeted by the last trial's overhead."""
+    from types import SimpleNamespace
+
+    from profiler.run.sweep import Budget
+    from tests.factory import make_trial
+
+    budget = Budget(60.0, SimpleNamespace(elapsed_s=0.0))
+    budget.learn(make_trial("processes", 2, throughput_rps=100.0, records=100), took_s=5.0)
+    assert budget.start_s("processes", 32) == pytest.approx(64.0)
+    assert not budget.fits(1.0, 0.0, "processes", 32) and budget.fits(1.0, 0.0, "processes", 4)
+    assert budget.start_s("threads", 32) == pytest.approx(4.0)

@@ -55,6 +55,7 @@ class Budget:
         self.total_s = total_s
         self.session = session
         self.overhead_s = TRIAL_OVERHEAD_GUESS_S
+        self.per_worker_s: dict[str, float] = {}  # start-up per worker process, by model
 
     @property
     def reserve_s(self) -> float:
@@ -66,12 +67,25 @@ class Budget:
     def remaining_s(self) -> float:
         return self.total_s - self.reserve_s - self.session.elapsed_s
 
-    def fits(self, window_s: float, keep_back_s: float = 0.0) -> bool:
-        return window_s + self.overhead_s <= self.remaining_s - keep_back_s
+    def fits(self, window_s: float, keep_back_s: float = 0.0, model: str = "", n: int = 1) -> bool:
+        return window_s + self.start_s(model, n) <= self.remaining_s - keep_back_s
+
+    def start_s(self, model: str, n: int) -> float:
+        """What a trial costs beyond its window: the last trial's, or for a model that
+        starts a process per worker, the start measured per worker times N (32 processes
+        importing a database driver took 27 s on 2 busy cores: a guess from 2 would not)."""
+        per_worker = self.per_worker_s.get(model)
+        if per_worker is None:
+            return self.overhead_s
+        return max(self.overhead_s, per_worker * max(n, 1))
 
     def learn(self, trial: Trial, took_s: float) -> None:
         if trial.ok:
             self.overhead_s = max(0.2, took_s - trial.wall_s)
+        if get_model(trial.model).handlers_in_other_processes and trial.concurrency > 0:
+            spent = took_s - (trial.wall_s if trial.ok else 0.0)
+            self.per_worker_s[trial.model] = max(self.per_worker_s.get(trial.model, 0.0),
+                                                 spent / trial.concurrency)
 
 
 class Sweep:
@@ -192,7 +206,7 @@ class Sweep:
             return None
         last = done[-1]
         records = last.records
-        if not self.budget.fits(records / max(last.throughput_rps, 1e-9)):
+        if not self.budget.fits(records / max(last.throughput_rps, 1e-9), 0.0, model, n):
             return None
         trial = self._trial(model, n, records, repeat=self._repeats(model, n))
         suspect = self._suspect(trial)
@@ -300,9 +314,12 @@ class Sweep:
         rps = pick.expected_rps or climb.predicted_rps(self.base_rps)
         share = max(FIRST_STEP_SHARE * self.target_s, FIRST_STEP_MIN_S) if first else self.target_s
         count = self._records(records_for(share, rps, climb.n, self.prepared.available_records))
-        if not self.budget.fits(count / rps, self.keep_back_s):
+        if not self.budget.fits(count / rps, self.keep_back_s, climb.model, climb.n):
+            start = self.budget.start_s(climb.model, climb.n)
             climb.end(Stop.BUDGET, f"not reached N={climb.n}: {max(self.budget.remaining_s, 0):.1f} s "
-                      f"left, {REPEAT_SHARE:.0%} of the budget kept for settling and repeats")
+                      f"left for a trial of ~{count / rps + start:.1f} s (its window and "
+                      f"{start:.1f} s to start, as measured), {REPEAT_SHARE:.0%} of the budget "
+                      "kept for settling and repeats")
             self.session.log("budget", climb.stopped, climb.model, climb.n)
             return True
         if pick.jump:
