@@ -164,3 +164,19 @@ def test_results_without_standings_say_so_instead_of_guessing():
     results = Results.from_dict(make_results(make_trial()).to_dict())
     with pytest.raises(ResultsError, match="no standings"):
         standings_of(results)
+
+
+def test_an_explicit_grid_never_recommends_what_its_own_warning_calls_suspect():
+    from profiler.analysis.caveats import run_warnings
+    from profiler.analysis.sanity import mark_unconfirmed
+
+    trials = [make_trial("sequential", 1, throughput_rps=100.0, records=1000),
+              make_trial("threads", 2, throughput_rps=35000.0, records=1000),
+              make_trial("threads", 8, throughput_rps=700.0, records=1000)]
+    mark_unconfirmed(trials, cpu_count=2)
+    assert trials[1].suspect.endswith("(explicit grid: not re-measured)") and not trials[2].suspect
+    results = make_results(*trials)
+    s = table(results)
+    assert s.best.key == ("threads", 8) and s.standing(s.find("threads", 2)).kind == SUSPECT
+    assert any(w.startswith("suspect numbers for threads×2") and "not re-measured (explicit grid" in w
+               for w in run_warnings(results, s))
