@@ -223,3 +223,28 @@ def test_a_process_pool_trial_is_budgeted_by_its_measured_start_per_worker():
     assert budget.start_s("processes", 32) == pytest.approx(64.0)
     assert not budget.fits(1.0, 0.0, "processes", 32) and budget.fits(1.0, 0.0, "processes", 4)
     assert budget.start_s("threads", 32) == pytest.approx(4.0)
+
+
+def test_a_leader_confirmed_by_one_re_measurement_prunes_nothing_until_a_repeat_agrees(tmp_path):
+    """Issue 23: processes×2 read 3.3× sequential (suspect), its re-measurement 690 (just
+    under the impossible line), its repeats 484. Until a repeat agrees with the 690, no
+    climb is ended against it."""
+    def curve(model: str, n: int) -> tuple[float, float]:
+        if model == "sequential":
+            return 300.0, 0.5
+        if model == "processes":
+            return 484.0, 1.0
+        rps = min(300.0 * n, 620.0)
+        return rps, rps * 0.0016
+
+    def first_reads_high(spec, i):
+        if spec.model == "processes" and spec.concurrency == 2:
+            return {0: 1000 / 484, 1: 690 / 484}.get(spec.repeat, 1.0)
+        return 1.0
+
+    results, _ = sweep(tmp_path, curve, models=["sequential", "threads", "processes"],
+                       noise=first_reads_high)
+    assert any("re-measured: 690.0 records/s, nothing impossible" in line
+               for line in log(results, "suspect")), log(results)
+    assert not any("cannot beat the leader (690" in line for line in log(results)), log(results)
+    assert analyse(results).standings.best.model == "threads"
