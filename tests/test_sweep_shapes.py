@@ -45,6 +45,7 @@ def _redis() -> None:
     redis.Redis.from_url(REDIS, socket_connect_timeout=3).ping()
 
 
+@pytest.mark.postgres
 def test_a_pool_per_process_on_postgresql_climbs_processes_past_twice_the_cores():
     _reachable_or_skip("PostgreSQL", _pg)
     cores = os.cpu_count() or 1
