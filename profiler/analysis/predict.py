@@ -36,14 +36,11 @@ def predict(results: Results, total_records: int) -> Predictions:
     if total_records <= 0:
         raise ConfigError(f"--total must be a positive number of records, got {total_records}")
     rec = results.recommendation
-    validation = results.validation
     rows = []
     for c in table(results).configs:
-        checked = (validation if validation is not None and validation.status == "ok"
-                   and validation.throughput_rps and (validation.model, validation.concurrency) == c.key
-                   else None)
-        rows.append(_row(c, total_records, rec is not None and rec.names(c.model, c.concurrency),
-                         checked))
+        checked = validation_of(results, c)
+        rows.append(prediction(c, total_records, rec is not None and rec.names(c.model, c.concurrency),
+                               checked))
     return Predictions(total_records, CONFIDENCE, rows)
 
 
@@ -66,7 +63,17 @@ def config_drift(c: Config) -> float | None:
     return statistics.fmean(drifts)
 
 
-def _row(c: Config, total: int, recommended: bool, validation: Validation | None) -> PredictionRow:
+def validation_of(results: Results, c: Config) -> Validation | None:
+    """The --validate run of this configuration, when it ran cleanly."""
+    v = results.validation
+    return (v if v is not None and v.status == "ok" and v.throughput_rps
+            and (v.model, v.concurrency) == c.key else None)
+
+
+def prediction(c: Config, total: int, recommended: bool = False,
+               validation: Validation | None = None) -> PredictionRow:
+    """The full batch at one configuration, with its interval and what it rests on (the
+    predictions table's row; the story's batch times are the same rows)."""
     xs = c.throughputs
     mean = statistics.fmean(xs)
     row = PredictionRow(c.model, c.concurrency, None, None, None, mean, len(xs), recommended)

@@ -75,6 +75,10 @@ class Trial(ModelAtN):
     # The last lines the trial's processes printed (stdout and stderr, captured so they never
     # reach concur's own output; redacted): what a failed trial said before it failed.
     output_tail: list[str] = field(default_factory=list)
+    # Records that died of a connection failure, by kind, classified in the trial from the
+    # driver's error (SQLSTATE 53300 or the server's words: "refused"; "timeout"; "reset"),
+    # on any server; None in files written before it was counted.
+    connection_failures: dict[str, int] | None = None
     db_connections_peak: int | None = None  # sessions the server admitted at once (the probe)
     db_refused: int | None = None  # connection attempts the server refused (the probe)
     db_server_cpu_s: float | None = None  # CPU of the database server's processes (the probe)
