@@ -40,8 +40,8 @@ def test_the_report_opens_with_the_story_then_the_verdict(tmp_path, no_plots):
 
 def test_the_trial_table_gives_every_configurations_full_batch_and_its_difference(tmp_path, no_plots):
     text = Page(render_report(analysed(), tmp_path).read_text(encoding="utf-8")).text
-    # asyncio×unbounded: 300,000 / 24 = 3 h 28 min, 3 h 20 min more than threads×4's 7 min 21 s
-    assert "24 records/s 3 h 28 min +3 h 20 min" in text
+    # asyncio×unbounded fails 94 % of its records: no batch time, "fails" (the standings' call)
+    assert "24 records/s fails n/a" in text
     assert "680 records/s 7 min 21 s ±0 s" in text
     assert "the difference to threads×4's (the job as it was" in text
 

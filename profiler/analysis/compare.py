@@ -52,8 +52,8 @@ METRICS: tuple[Metric, ...] = (
            fmt.pct, "records failed"),
     Metric("db_refused", "Connections refused", lambda t: t.db_refused, fmt.count,
            "connections refused"),
-    Metric("server_cpu_per_record", "Server CPU per record", lambda t: t.server_cpu_ms_per_record,
-           fmt.ms, "database server CPU per record"),
+    Metric("server_cpu_per_record", "Server CPU per completed record",
+           lambda t: t.server_cpu_ms_per_record, fmt.ms, "database server CPU per completed record"),
 )
 
 

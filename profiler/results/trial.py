@@ -115,6 +115,16 @@ class Trial(ModelAtN):
 
     @property
     def server_cpu_ms_per_record(self) -> float | None:
+        """The database server's CPU per *completed* record: a record that failed at the door
+        (refused) costs the server a fork and little else, so per attempted record a failing
+        job looks cheap (`server_cpu_ms_per_attempted`)."""
+        completed = self.records - self.errors
+        if self.db_server_cpu_s is None or completed <= 0:
+            return None
+        return self.db_server_cpu_s / completed * 1000.0
+
+    @property
+    def server_cpu_ms_per_attempted(self) -> float | None:
         if self.db_server_cpu_s is None or not self.records:
             return None
         return self.db_server_cpu_s / self.records * 1000.0

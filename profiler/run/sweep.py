@@ -22,6 +22,7 @@ import os
 from profiler import format as fmt
 from profiler.analysis.sanity import MIN_WINDOW_S, Reason, trial_reasons
 from profiler.analysis.standings import decisive, table
+from profiler.analysis.story import sides
 from profiler.measure.session import Session
 from profiler.models import default_models, get_model, simplicity_rank
 from profiler.results import Config, Results, Standings, Tie, Trial
@@ -327,6 +328,15 @@ class Sweep:
                                  f"separated when the repeats ended: {tie.advantage()}",
                                  tie.faster.model, tie.faster.concurrency)
 
+    def _story_sides(self, standings: Standings) -> list[tuple[Config, str]]:
+        """The story's job as it was and its rewrite's bounded form (`analysis.story.sides`),
+        whose batch times the headline gives with their interval (a job with both forms only)."""
+        if self.kind != "both":
+            return []
+        baseline, _, bounded = sides(standings)
+        return [(c, what) for c, what in ((baseline, "the story's job as it was"),
+                                          (bounded, "the story's bounded rewrite")) if c is not None]
+
     def _decisive(self) -> list[Tie]:
         return decisive(self._table())
 
@@ -340,6 +350,10 @@ class Sweep:
                        (best, "a second measurement of the leader")):
             if c is not None and c.repeats < 2:
                 return c, why
+        story = self._story_sides(standings)
+        for c, why in story:
+            if c.repeats < 2:
+                return c, f"a second measurement of {why}: the spread of its batch time"
         for tie in self._decisive():
             key = (tie.simpler.key, tie.faster.key)
             if tie.settled:
@@ -361,7 +375,7 @@ class Sweep:
                                  f"separated after {MAX_SETTLE_REPEATS} repeats: {tie.advantage()}",
                                  tie.faster.model, tie.faster.concurrency)
         want = max(self.options.repeat, 3)
-        for c in (best, sequential):
+        for c in (best, sequential, *(c for c, _ in story)):
             if c is not None and c.repeats < want:
                 return c, f"repeat {c.repeats + 1} of {want} for the noise of the prediction"
         for c in standings.leaders(LEADERS):
