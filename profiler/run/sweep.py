@@ -272,6 +272,9 @@ class Sweep:
         outcome = (f"{trial.throughput_rps:,.1f} records/s, {trial.tasks_peak or 0} tasks peak, "
                    f"{trial.errors} errors" if trial.ok else f"{trial.status}: {trial.status_detail}")
         self.session.log("unbounded", f"unbounded gather of {count} records: {outcome}", model, 0)
+        if self.kind == "both":  # a story: its bounded form is priced next to it, so measure one now
+            climb = next(c for c in climbs if c.model == model)
+            self._take(climb, climb.predicted_rps(self.base_rps))
 
     def _leader_rps(self) -> float:
         """What a climb must beat: the standings' fastest (never a suspect reading), or
@@ -288,21 +291,24 @@ class Sweep:
         climb = pick.climb
         if climb is None:
             return False
+        if pick.jump:
+            self.session.log("jump", pick.jump, climb.model, climb.n)
+        self._take(climb, pick.expected_rps or climb.predicted_rps(self.base_rps))
+        return True
+
+    def _take(self, climb: Climb, rps: float) -> None:
+        """Measure the climb's next N (or end it there when the budget cannot pay for it)."""
         first = not climb.started
-        rps = pick.expected_rps or climb.predicted_rps(self.base_rps)
         share = max(FIRST_STEP_SHARE * self.target_s, FIRST_STEP_MIN_S) if first else self.target_s
         count = self._records(records_for(share, rps, climb.n, self.prepared.available_records))
         if not self.budget.fits(count / rps, self.keep_back_s):
             climb.end(Stop.BUDGET, f"not reached N={climb.n}: {max(self.budget.remaining_s, 0):.1f} s "
                       f"left, {REPEAT_SHARE:.0%} of the budget kept for settling and repeats")
             self.session.log("budget", climb.stopped, climb.model, climb.n)
-            return True
-        if pick.jump:
-            self.session.log("jump", pick.jump, climb.model, climb.n)
+            return
         n = climb.n
         message = climb.observe(self._measure(climb.model, n, count), self.base_rps)
         self.session.log("climb" if climb.stop is None else "stop", message, climb.model, n)
-        return True
 
     def _settle(self) -> None:
         """Second measurements, then repeats until the deciding comparisons separate."""
