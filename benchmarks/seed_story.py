@@ -254,7 +254,10 @@ def full_run(name: str, total: int, budget_s: float, validate: int, out: Path, d
         json_path=str(out / f"{name}-pinned.json"),
         command=f"concur run {target} --models {model} --concurrency {n} --repeat 3 "
                 f"--validate {validate} --total {total}"))
-    pred = results.predictions.recommended if results.predictions else None
+    # Its row whether or not the verdict recommends it (a loop lag over the limit excludes
+    # the pooled rewrite from the recommendation, not from the prediction).
+    pred = next((p for p in results.predictions.rows if (p.model, p.concurrency) == (model, n)),
+                None) if results.predictions else None
     predicted = pred.wall_s if pred else None
     short = total / pred.throughput_rps if pred and pred.throughput_rps else None
     row.update(config=f"{model}×{n or 'unbounded'}", predicted_s=predicted, short_trials_s=short,
