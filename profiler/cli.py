@@ -238,9 +238,9 @@ def report(
     open: Open = False,
 ) -> None:
     """Re-render a saved results.json as a report (HTML, PNG, markdown); no re-run."""
+    results = api.load_results(results_file)  # a bad file is refused before matplotlib loads
     from profiler.report.html import render_report  # matplotlib loads only when a report is drawn
 
-    results = api.load_results(results_file)
     with claim_folder(out or results_file.parent):
         index = render_report(results, out or results_file.parent,
                               source_dir=results_file.parent).resolve()

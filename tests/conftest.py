@@ -7,16 +7,29 @@ import os
 import subprocess
 import sys
 import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.battery import Concur
+from tests.machine_share import machine, runs_alone
 
 TESTS = Path(__file__).parent
 CORE = TESTS / "workloads" / "core.py"
+# Marks every process this test run starts (inherited), so a check for leftovers counts
+# ours, not another program's on the same machine.
+os.environ.setdefault("CONCUR_TEST_RUN", uuid.uuid4().hex)
+
 REPORTS = (TESTS.parent / "reports", Path.cwd() / "reports")  # concur's default output folder
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """Setup, call and teardown hold the machine alone or shared (tests/machine_share.py)."""
+    with machine(runs_alone(item)):
+        yield
 
 
 def _reports_listing() -> set[Path]:

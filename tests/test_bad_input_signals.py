@@ -13,6 +13,9 @@ import pytest
 from profiler.run.prepare import DEFAULT_MEMORY_SHARE, memory_ceiling
 from tests.battery import hostile, trial_running, workers_running
 
+# A second Ctrl-C must stop concur "at once": a loaded neighbour could stretch that.
+pytestmark = pytest.mark.alone
+
 HANG = ("--concurrency", "2", "--records", "20", "--timeout", "60")
 
 

@@ -44,6 +44,7 @@ import contextlib
 import logging
 import os
 import pickle
+import socket
 import sys
 import threading
 import time
@@ -123,6 +124,7 @@ def _connect(distributed: Any, opts: DaskOptions, n: int, metrics: dict[str, Any
     metrics["dask_version"] = distributed.__version__
     if opts.scheduler:
         try:
+            _refuses(opts.scheduler)
             client = distributed.Client(opts.scheduler, timeout=CONNECT_TIMEOUT_S)
         except Exception as exc:
             raise RuntimeError(f"cannot reach the dask scheduler at {opts.scheduler}: "
@@ -152,6 +154,16 @@ def _connect(distributed: Any, opts: DaskOptions, n: int, metrics: dict[str, Any
     finally:
         with contextlib.suppress(Exception):
             cluster.close(timeout=CLEANUP_TIMEOUT_S)
+
+
+def _refuses(address: str) -> None:
+    """Fail at once on a TCP scheduler address nobody listens on: dask's client retries
+    a refused connection until its timeout (10 s of a user's wait for a typo'd port)."""
+    if not address.startswith("tcp://"):
+        return  # tls:// or another transport: the client's own handshake decides
+    host, _, port = address.removeprefix("tcp://").rpartition(":")
+    with socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S):
+        pass
 
 
 def _run_on(distributed: Any, client: Any, opts: DaskOptions, records: list[Any], n: int,

@@ -1,0 +1,68 @@
+"""Two tests at a time, except where a test measures speed: then it has the machine alone.
+
+The suite runs on two pytest-xdist workers (`-n 2` in pyproject's addopts). Most tests
+assert what a run *did* (files, exit codes, errors, redaction) and share the machine
+happily; a test that asserts a speed-up, a CPU fraction or a label measured from timing
+would read a neighbour's load as the workload's. Such a test takes this lock exclusively
+(a writer); every other test takes it shared (a reader). So timing tests see the quiet
+machine they were written for, and the rest run two at once.
+
+`ALONE` decides which is which: every test marked `slow` runs alone unless its module is
+listed in `SHARED_MODULES` (audited: nothing it asserts depends on speed, only bounds far
+from a loaded machine's figures). A new slow test is therefore alone until someone
+checks it can share: the safe default.
+
+The lock is two `flock`s on files named by xdist's run id: a turnstile a writer holds
+while it waits and runs (so readers that keep arriving cannot starve it), and the
+reader-writer lock itself. Without xdist (`-n 0`, `-p no:xdist`) nothing is locked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# Slow modules whose assertions hold on a loaded machine: outcomes, files, exit codes,
+# bounds of seconds where the expected figure is well under a second.
+SHARED_MODULES = frozenset({
+    "test_api", "test_cli_conventions", "test_cli_install", "test_cli_run",
+    "test_hostile_inputs", "test_run_service", "test_scenarios_db_embedded",
+    "test_workload_targets",
+})
+
+
+def runs_alone(item: pytest.Item) -> bool:
+    """A test that must not share the machine: marked `alone`, or slow outside SHARED_MODULES."""
+    if item.get_closest_marker("alone") is not None:
+        return True
+    module = Path(str(item.fspath)).stem
+    return item.get_closest_marker("slow") is not None and module not in SHARED_MODULES
+
+
+@contextlib.contextmanager
+def machine(alone: bool) -> Iterator[None]:
+    """Hold the machine alone (a writer) or shared (a reader) for the duration."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if run is None:
+        yield
+        return
+    base = Path(tempfile.gettempdir()) / f"concur-tests-{run}"
+    with open(f"{base}.turnstile", "a") as turnstile, open(f"{base}.lock", "a") as lock:
+        fcntl.flock(turnstile, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+        finally:
+            if not alone:
+                fcntl.flock(turnstile, fcntl.LOCK_UN)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            if alone:
+                fcntl.flock(turnstile, fcntl.LOCK_UN)
