@@ -22,6 +22,7 @@ import os
 from profiler import format as fmt
 from profiler.analysis.sanity import MIN_WINDOW_S, Reason, trial_reasons
 from profiler.analysis.standings import decisive, table
+from profiler.analysis.story import sides
 from profiler.measure.session import Session
 from profiler.models import default_models, get_model, simplicity_rank
 from profiler.results import Config, Results, Standings, Tie, Trial
@@ -288,6 +289,9 @@ class Sweep:
         outcome = (f"{trial.throughput_rps:,.1f} records/s, {trial.tasks_peak or 0} tasks peak, "
                    f"{trial.errors} errors" if trial.ok else f"{trial.status}: {trial.status_detail}")
         self.session.log("unbounded", f"unbounded gather of {count} records: {outcome}", model, 0)
+        if self.kind == "both":  # a story: its bounded form is priced next to it, so measure one now
+            climb = next(c for c in climbs if c.model == model)
+            self._take(climb, climb.predicted_rps(self.base_rps))
 
     def _leader_rps(self) -> float:
         """What a climb must beat to go on: the fastest confirmed configuration at its
@@ -310,8 +314,14 @@ class Sweep:
         climb = pick.climb
         if climb is None:
             return False
+        if pick.jump:
+            self.session.log("jump", pick.jump, climb.model, climb.n)
+        self._take(climb, pick.expected_rps or climb.predicted_rps(self.base_rps))
+        return True
+
+    def _take(self, climb: Climb, rps: float) -> None:
+        """Measure the climb's next N (or end it there when the budget cannot pay for it)."""
         first = not climb.started
-        rps = pick.expected_rps or climb.predicted_rps(self.base_rps)
         share = max(FIRST_STEP_SHARE * self.target_s, FIRST_STEP_MIN_S) if first else self.target_s
         count = self._records(records_for(share, rps, climb.n, self.prepared.available_records))
         if not self.budget.fits(count / rps, self.keep_back_s, climb.model, climb.n):
@@ -321,13 +331,10 @@ class Sweep:
                       f"{start:.1f} s to start, as measured), {REPEAT_SHARE:.0%} of the budget "
                       "kept for settling and repeats")
             self.session.log("budget", climb.stopped, climb.model, climb.n)
-            return True
-        if pick.jump:
-            self.session.log("jump", pick.jump, climb.model, climb.n)
+            return
         n = climb.n
         message = climb.observe(self._measure(climb.model, n, count), self.base_rps)
         self.session.log("climb" if climb.stop is None else "stop", message, climb.model, n)
-        return True
 
     def _resume(self, climbs: list[Climb]) -> None:
         """Budget left after settling goes where the evidence says more is to gain: a climb
@@ -373,6 +380,15 @@ class Sweep:
                                  f"separated when the repeats ended: {tie.advantage()}",
                                  tie.faster.model, tie.faster.concurrency)
 
+    def _story_sides(self, standings: Standings) -> list[tuple[Config, str]]:
+        """The story's job as it was and its rewrite's bounded form (`analysis.story.sides`),
+        whose batch times the headline gives with their interval (a job with both forms only)."""
+        if self.kind != "both":
+            return []
+        baseline, _, bounded = sides(standings)
+        return [(c, what) for c, what in ((baseline, "the story's job as it was"),
+                                          (bounded, "the story's bounded rewrite")) if c is not None]
+
     def _decisive(self) -> list[Tie]:
         return decisive(self._table())
 
@@ -386,6 +402,10 @@ class Sweep:
                        (best, "a second measurement of the leader")):
             if c is not None and c.repeats < 2:
                 return c, why
+        story = self._story_sides(standings)
+        for c, why in story:
+            if c.repeats < 2:
+                return c, f"a second measurement of {why}: the spread of its batch time"
         for tie in self._decisive():
             key = (tie.simpler.key, tie.faster.key)
             if tie.settled:
@@ -407,7 +427,7 @@ class Sweep:
                                  f"separated after {MAX_SETTLE_REPEATS} repeats: {tie.advantage()}",
                                  tie.faster.model, tie.faster.concurrency)
         want = max(self.options.repeat, 3)
-        for c in (best, sequential):
+        for c in (best, sequential, *(c for c, _ in story)):
             if c is not None and c.repeats < want:
                 return c, f"repeat {c.repeats + 1} of {want} for the noise of the prediction"
         for c in standings.leaders(LEADERS):
