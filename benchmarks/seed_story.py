@@ -14,6 +14,16 @@ the sweep's prediction against 10× the measured run (the design asks for ±15 %
     python benchmarks/seed_story.py [--records N] [--budget S] [--validate N] [--dsn DSN]
     python benchmarks/seed_story.py --default-run [--repeat K]
 
+`--full` runs the whole batch for real for the four implementations of the seed story
+(thread pool, the naive rewrite at its best bound, async with a pool, sequential): for
+each, concur's sweep predicts the batch of --total records (default 300,000) at its
+recommended configuration (the --validate run included), then that configuration
+processes all --total records in one trial; it prints predicted vs measured per row
+(the issue asks for ±10 %). `--only NAME` runs one of them (each is its own invocation,
+so a shared machine's lock is held in pieces); `--log FILE` appends each row as JSON.
+
+    python benchmarks/seed_story.py --full [--only threadpool] [--total N] [--log rows.jsonl]
+
 `--default-run` instead times the README's main command as a new user runs it
 (`concur run scenarios.db_batch:story --total 300000`: no --dsn, so it starts its own
 embedded PostgreSQL), K times, and prints each run's story figures from its
@@ -45,6 +55,14 @@ IMPLEMENTATIONS = (  # (name, target, models the sweep may use)
     ("async_naive", "scenarios.db_batch:async_naive", ["asyncio"]),
     ("async_pool", "scenarios.db_batch:async_pool", ["asyncio"]),
 )
+
+
+FULL = {  # name: (target, models the sweep may use): the seed story's four implementations
+    "threadpool": ("scenarios.db_batch:sync_pool", ["threads"]),
+    "rewrite_bounded": ("scenarios.db_batch:async_naive", ["asyncio"]),
+    "async_pool": ("scenarios.db_batch:async_pool", ["asyncio"]),
+    "sequential": ("scenarios.db_batch:sync_pool", ["sequential"]),
+}
 
 
 @dataclass
@@ -209,6 +227,70 @@ def print_default_runs(repeat: int, out: Path) -> int:
     return worst
 
 
+def full_run(name: str, total: int, budget_s: float, validate: int, out: Path, dsn: str) -> dict[str, Any]:
+    """One implementation of the seed story: the sweep's prediction for `total` records at its
+    recommendation, then all `total` records for real at that configuration."""
+    from profiler.analysis.standings import table
+    from profiler.api import profile
+    from profiler.measure.trial import TrialSpec, run_trial
+    from profiler.run.options import RunOptions
+    from profiler.scenarios import db_batch
+
+    target, models = FULL[name]
+    row: dict[str, Any] = {"implementation": name, "target": target, "total": total, "dsn_host":
+                           urlparse(dsn).hostname, "load_before": os.getloadavg()[0]}
+    # The sweep finds the implementation's best configuration of its own model (the bounded
+    # rewrite: the best N in flight); a pinned run of it then predicts as a user would:
+    # `concur run T --models M --concurrency N --repeat 3 --validate V --total TOTAL`.
+    s = table(sweep(target, models, total, budget_s, out, None))
+    chosen = (s.first(lambda c: c.model == models[0] and c.concurrency > 0)
+              or s.first(lambda c: c.model == models[0]))
+    if chosen is None:
+        row["note"] = f"the sweep measured no usable {models[0]} configuration"
+        return row
+    model, n = chosen.model, chosen.concurrency
+    results = profile(target, RunOptions(
+        models=[model], concurrency=[n], repeat=3, total=total, validate_records=validate or None,
+        json_path=str(out / f"{name}-pinned.json"),
+        command=f"concur run {target} --models {model} --concurrency {n} --repeat 3 "
+                f"--validate {validate} --total {total}"))
+    # Its row whether or not the verdict recommends it (a loop lag over the limit excludes
+    # the pooled rewrite from the recommendation, not from the prediction).
+    pred = next((p for p in results.predictions.rows if (p.model, p.concurrency) == (model, n)),
+                None) if results.predictions else None
+    predicted = pred.wall_s if pred else None
+    short = total / pred.throughput_rps if pred and pred.throughput_rps else None
+    row.update(config=f"{model}×{n or 'unbounded'}", predicted_s=predicted, short_trials_s=short,
+               low_s=pred.low_s if pred else None, high_s=pred.high_s if pred else None,
+               prediction_note=pred.note if pred else "",
+               validation=results.validation.note if results.validation else "")
+    print(f"[{name}] {row['config']}: predicted {fmt(predicted, ',.0f', ' s')} for {total:,} records "
+          f"({row['prediction_note']}); running all {total:,} …", flush=True)
+    timeout_s = 3 * predicted + 120 if predicted else 3600.0
+    trial = run_trial(TrialSpec(target, model, n, total, timeout_s=timeout_s),
+                      probe=db_batch.probe()).trial
+    row.update(measured_s=trial.wall_s, status=trial.status, errors=trial.errors,
+               errors_by_type=trial.errors_by_type, db_sessions_peak=trial.db_connections_peak,
+               drift=trial.drift, load_after=os.getloadavg()[0])
+    return row
+
+
+def print_full(rows: list[dict[str, Any]]) -> None:
+    head = (f"{'implementation':<16} {'configuration':<14} {'records':>9} {'short trials':>12} "
+            f"{'predicted':>10} {'interval':>19} {'measured':>10} {'pred/meas':>9} {'errors':>7}  status")
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        measured, predicted = r.get("measured_s"), r.get("predicted_s")
+        ratio = f"{predicted / measured:.2f}" if measured and predicted else "n/a"
+        interval = (f"{fmt(r.get('low_s'), ',.0f')}–{fmt(r.get('high_s'), ',.0f')} s"
+                    if r.get("low_s") is not None else "n/a")
+        print(f"{r['implementation']:<16} {r.get('config', 'none'):<14} {r['total']:>9,} "
+              f"{fmt(r.get('short_trials_s'), ',.0f', ' s'):>12} {fmt(predicted, ',.0f', ' s'):>10} "
+              f"{interval:>19} {fmt(measured, ',.1f', ' s'):>10} {ratio:>9} "
+              f"{r.get('errors', 'n/a'):>7}  {r.get('status', r.get('note', ''))}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=30_000, help="records of the measured run (default 30,000)")
@@ -222,6 +304,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--default-run", action="store_true",
                         help="time the README's main command (embedded PostgreSQL) instead")
     parser.add_argument("--repeat", type=int, default=1, help="--default-run: how many runs")
+    parser.add_argument("--full", action="store_true",
+                        help="run the whole batch for real per implementation: predicted vs measured")
+    parser.add_argument("--only", choices=sorted(FULL), action="append",
+                        help="--full: this implementation only (repeatable)")
+    parser.add_argument("--total", type=int, default=300_000, help="--full: records of the batch")
+    parser.add_argument("--log", type=Path, default=None, help="--full: append each row as JSON here")
     args = parser.parse_args(argv)
     if args.default_run:
         return print_default_runs(args.repeat, args.out or Path("reports") /
@@ -238,6 +326,22 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.monotonic()
     backend = db_store.ensure_table()
+    if args.full:
+        import json
+
+        print(f"seed story, full runs on {backend.describe()}: {args.total:,} records each", flush=True)
+        rows = []
+        for name in args.only or list(FULL):
+            validate = args.total // 30 if args.validate is None else args.validate
+            row = full_run(name, args.total, args.budget, validate, out, args.dsn)
+            rows.append(row)
+            if args.log:
+                with open(args.log, "a", encoding="utf-8") as fh:
+                    fh.write(json.dumps(row, default=str) + "\n")
+        print()
+        print_full(rows)
+        print(f"\n{time.monotonic() - started:,.0f} s in all")
+        return 0
     print(f"seed story on {backend.describe()}; measured runs of {args.records:,} records, "
           f"predictions for {10 * args.records:,}", flush=True)
     rows: list[Row] = []

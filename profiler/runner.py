@@ -19,6 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from profiler.analysis import analyse
+from profiler.analysis.sanity import mark_unconfirmed
 from profiler.attribution import attribute, choose_configurations
 from profiler.errors import ServiceLost
 from profiler.measure.session import Progress, Session, SilentProgress, keep_results
@@ -102,6 +103,7 @@ def measure(prepared: Prepared, options: RunOptions, progress: Progress,
             for repeat in range(options.repeat):
                 for model, n in grid.pairs:
                     session.run(prepared.spec(options, model, n, records, repeat), planned)
+            mark_unconfirmed(results.trials, results.environment.cpu_count)
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP under the CLI (run.signals)
         results.interrupted = True
         progress.note(f"interrupted ({signal_name(exc)}): keeping the trials measured so far")

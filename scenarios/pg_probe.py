@@ -14,7 +14,8 @@ them), for the sessions whose `application_name` is the job's.
 - `db_connections_peak`: most sessions admitted at once (→ `Trial.db_connections_peak`);
 - `db_refused`: connection attempts the server refused during the window ("too many
   clients", "remaining connection slots are reserved", "too many connections for role"),
-  counted in the server's own log (CONCUR_PG_LOG, the embedded server's) → `Trial.db_refused`;
+  counted in the server's own log (CONCUR_PG_LOG, the embedded server's) → `Trial.db_refused`, a
+  cross-check of the refusals the trial counts from the driver's error (`connection_failures`);
   absent when the log cannot be read (a server given by --dsn);
 - `db_server_cpu_s`: CPU seconds of the server's processes over the window (the postmaster,
   every backend, exited ones included) → `Trial.db_server_cpu_s`; only for a server on

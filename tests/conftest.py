@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +18,10 @@ from tests.machine_share import machine, runs_alone
 
 TESTS = Path(__file__).parent
 CORE = TESTS / "workloads" / "core.py"
+# Marks every process this test run starts (inherited), so a check for leftovers counts
+# ours, not another program's on the same machine.
+os.environ.setdefault("CONCUR_TEST_RUN", uuid.uuid4().hex)
+
 REPORTS = (TESTS.parent / "reports", Path.cwd() / "reports")  # concur's default output folder
 
 

@@ -11,7 +11,14 @@ from profiler.analysis.standings import decisive, standings, table
 from profiler.api import load_results
 from profiler.errors import ResultsError
 from profiler.results import Constraints, Results, standings_of
-from profiler.results.standings import CONSTRAINT, ERRORS, SUSPECT, UNBOUNDED, UNFINISHED
+from profiler.results.standings import (
+    CONSTRAINT,
+    ERRORS,
+    REMEASURE_FAILED,
+    SUSPECT,
+    UNBOUNDED,
+    UNFINISHED,
+)
 from tests.factory import make_results, make_trial, repeats
 
 
@@ -73,6 +80,39 @@ def test_a_suspect_trial_replaced_by_a_clean_remeasurement_is_left_out_and_named
     assert row.eligible and row.left_out == (1,) and s.find("threads", 4).throughputs == [380.0]
 
 
+def test_a_suspect_whose_remeasurement_timed_out_is_excluded_with_that_reason(tmp_path):
+    trials = [*repeats("sequential", 1, [100.0, 100.0]),
+              make_trial("threads", 2, throughput_rps=35000.0, suspect="350× sequential with 2 workers"),
+              make_trial("threads", 2, throughput_rps=0.0, status="timeout",
+                         status_detail="killed after --timeout 3 s"),
+              make_trial("threads", 4, throughput_rps=150.0)]
+    s = standings(trials)
+    row = s.standing(s.find("threads", 2))
+    assert row.kind == REMEASURE_FAILED and not row.eligible
+    assert row.reason == ("suspect (350× sequential with 2 workers), and its re-measurement failed "
+                          "(timeout: killed after --timeout 3 s): never confirmed")
+    assert s.best.key == ("threads", 4) and s.fastest.key == ("threads", 4)
+    assert s.fastest_clean.key == ("threads", 4)
+    results = analyse(make_results(*trials))
+    again = load_results(results.save(tmp_path / "results.json"))
+    assert again.standings.standing(again.standings.find("threads", 2)).kind == REMEASURE_FAILED
+
+
+def test_a_loop_driving_the_same_threads_must_beat_them_by_ten_percent():
+    """asyncio-threads×2 is threads×2 plus a loop: 7 % ahead with measured noise is still a
+    tie, so the verdict is threads in every run, not one model or the other by chance."""
+    trials = [*repeats("sequential", 1, [100.0, 101.0]),
+              *repeats("threads", 2, [186.0, 188.0, 187.0]),
+              *repeats("asyncio-threads", 2, [200.0, 201.0, 200.5])]
+    s = standings(trials)
+    assert s.fastest.key == ("asyncio-threads", 2) and s.best.key == ("threads", 2)
+    assert s.choice.simpler_tie.basis == "practical"
+    plain = standings([*repeats("sequential", 1, [100.0, 101.0]),
+                       *repeats("threads", 2, [186.0, 188.0, 187.0]),
+                       *repeats("processes", 2, [200.0, 201.0, 200.5])])
+    assert plain.best.key == ("processes", 2)  # a different model: the 5 % margin holds
+
+
 def test_results_json_carries_the_ranked_table_and_loads_it_as_judged(tmp_path):
     results = analyse(make_results(*repeats("sequential", 1, [100.0, 98.0]),
                                    *repeats("threads", 8, [780.0, 800.0]),
@@ -124,3 +164,19 @@ def test_results_without_standings_say_so_instead_of_guessing():
     results = Results.from_dict(make_results(make_trial()).to_dict())
     with pytest.raises(ResultsError, match="no standings"):
         standings_of(results)
+
+
+def test_an_explicit_grid_never_recommends_what_its_own_warning_calls_suspect():
+    from profiler.analysis.caveats import run_warnings
+    from profiler.analysis.sanity import mark_unconfirmed
+
+    trials = [make_trial("sequential", 1, throughput_rps=100.0, records=1000),
+              make_trial("threads", 2, throughput_rps=35000.0, records=1000),
+              make_trial("threads", 8, throughput_rps=700.0, records=1000)]
+    mark_unconfirmed(trials, cpu_count=2)
+    assert trials[1].suspect.endswith("(explicit grid: not re-measured)") and not trials[2].suspect
+    results = make_results(*trials)
+    s = table(results)
+    assert s.best.key == ("threads", 8) and s.standing(s.find("threads", 2)).kind == SUSPECT
+    assert any(w.startswith("suspect numbers for threads×2") and "not re-measured (explicit grid" in w
+               for w in run_warnings(results, s))

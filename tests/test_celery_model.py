@@ -9,6 +9,7 @@ margins for a noisy, shared 2-core machine.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -194,10 +195,15 @@ def ok(trial: Trial) -> Trial:
 
 
 def celery_workers_alive() -> list[int]:
+    """Celery workers this test run started (they inherit CONCUR_TEST_RUN) still alive;
+    another program's workers on the same machine are not ours to count."""
     found = []
     for p in psutil.process_iter(["cmdline"]):
-        if "profiler.models.celery.worker" in " ".join(p.info["cmdline"] or []):
-            found.append(p.pid)
+        if "profiler.models.celery.worker" not in " ".join(p.info["cmdline"] or []):
+            continue
+        with contextlib.suppress(psutil.Error):
+            if p.environ().get("CONCUR_TEST_RUN") == os.environ["CONCUR_TEST_RUN"]:
+                found.append(p.pid)
     return found
 
 

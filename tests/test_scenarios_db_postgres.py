@@ -133,6 +133,7 @@ def test_the_pooled_rewrite_keeps_connections_to_its_pool(pg):
 def test_story_verdict_is_not_unbounded_asyncio_and_warns_about_connections(pg, tmp_path: Path):
     out = tmp_path / "story.json"
     proc = run_cli("run", "scenarios.db_batch:story", "--concurrency", "8,0", "--records", "400",
+                   "--dsn", pg["CONCUR_DSN"], "--total", "300000",
                    "--json", str(out), "--no-report", "-q", timeout=120)
     assert proc.returncode == 0, proc.stderr
     results = load_results(out)
@@ -147,6 +148,13 @@ def test_story_verdict_is_not_unbounded_asyncio_and_warns_about_connections(pg, 
     assert any("unbounded" in w for w in session_warnings), rec.warnings
     by_label = {t.label: t for t in results.trials}
     assert by_label["asyncio×unbounded"].db_connections_peak >= 5 * by_label["threads×8"].db_connections_peak
+    # --dsn: the server's log is not read; refusals are counted from the driver's error (400
+    # records at once against the role's 60 sessions: "too many connections for role")
+    r = results.story.rewrite
+    assert r.config == "asyncio×unbounded" and r.db_refused_source == "driver errors"
+    assert r.db_refused > 0 and r.db_refused_server_log is None
+    assert r.error_rate >= 0.5 and r.batch_s is None and "would not finish" in results.story.headline
+    assert results.story.rewrite_bounded.config in ("asyncio×8", "uvloop×8")
 
 
 def _run_json(tmp_path: Path, name: str, target: str, model: str, n: int, records: int = 300) -> Path:

@@ -121,14 +121,23 @@ def test_the_story_on_a_fresh_machine(fresh_machine, tmp_path: Path):
                                                 results.recommendation.concurrency)
     story = results.story
     assert story is not None and story.total == 300_000
-    b, r = story.baseline, story.rewrite
+    b, r, rb = story.baseline, story.rewrite, story.rewrite_bounded
     assert (b.model, r.config) == ("threads", "asyncio×unbounded")
-    assert r.batch_s > b.batch_s and story.delta_s > 0  # the rewrite is slower
-    assert b.db_sessions_peak and r.db_sessions_peak is not None and r.db_refused is not None
-    assert (r.db_sessions_peak >= 5 * b.db_sessions_peak or r.db_refused >= 5 * b.db_sessions_peak)
-    assert r.server_cpu_per_record_ms is not None and b.server_cpu_per_record_ms is not None
+    # ~1,600 records gathered at once against ~96 free slots: most are refused, so the
+    # rewrite as written has no batch time; its bounded form (a connection per record, a
+    # few in flight) is priced instead, slower than the pool by several times.
+    assert r.error_rate >= 0.5 and r.batch_s is None and story.delta_s is None
+    assert r.completed < r.attempted / 2
+    assert r.db_refused >= r.attempted / 2 and r.db_refused_source == "driver errors"
+    assert r.db_refused_server_log is not None and r.db_refused_server_log >= r.db_refused
+    assert rb is not None and rb.concurrency > 0 and rb.model in ("asyncio", "uvloop")
+    assert rb.batch_s > b.batch_s and rb.delta_s > 0
+    assert b.db_sessions_peak and r.db_sessions_peak >= 5 * b.db_sessions_peak
+    assert r.server_cpu_per_record_ms > r.server_cpu_per_attempted_ms  # per completed > per attempted
+    assert b.server_cpu_per_record_ms is not None and rb.server_cpu_per_record_ms is not None
     assert out.splitlines()[0].startswith(
-        "The asyncio rewrite (gather over all records) would take ")  # the story, first
+        "The asyncio rewrite (gather over all records) fails ")  # the story, first
+    assert "it would not finish the batch" in story.headline and "Bounded to" in story.headline
     assert story.headline.split(":")[0] in " ".join(out.split())
     summary = (tmp_path / "report" / "summary.md").read_text(encoding="utf-8")
     assert summary.splitlines()[2] == f"**{story.headline}**"
@@ -147,7 +156,7 @@ def test_the_readme_gate_recipe_fails_the_naive_rewrite_naming_slowdown_and_sess
     sessions = next(c for c in data["checks"] if c["name"] == "connections_increase")
     assert sessions["note"] == "database sessions"
     lines = proc.stdout.splitlines()
-    assert lines[0].startswith("The asyncio rewrite (gather over all records) would take ")
+    assert lines[0].startswith("The asyncio rewrite (gather over all records) ")  # fails, or would take
     assert "the database sessions" in proc.stdout
     assert ("gate FAILED: candidate asyncio×unbounded (as deployed) vs baseline threads×16 (pinned)"
             in proc.stdout)
@@ -199,7 +208,9 @@ def test_db_max_connections_sizes_the_embedded_server(fresh_machine, tmp_path: P
                    "--no-report", "-q", cwd=tmp_path, timeout=180)
     assert proc.returncode == 0, proc.stderr
     trial = load_results(out).trials[0]
-    assert trial.db_connections_peak == 16
+    # Never above the 16 slots; sessions are sampled (pg_stat_activity every ~50 ms), so a
+    # loaded machine can end one before the sample that would have seen all 16.
+    assert 12 <= trial.db_connections_peak <= 16, trial.db_connections_peak
     assert trial.db_refused and trial.db_refused >= 50
     assert "max_connections 20" in load_results(out).workload.service
 

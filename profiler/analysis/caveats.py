@@ -14,9 +14,9 @@ from collections.abc import Callable
 from profiler import format as fmt
 from profiler.analysis.cluster import dask_warnings
 from profiler.analysis.queue import queue_warnings
-from profiler.analysis.sanity import config_reasons, cpu_impossible
+from profiler.analysis.sanity import NOT_REMEASURED, config_reasons, cpu_impossible
 from profiler.results import Config, Results, Standings
-from profiler.results.standings import concurrency_key
+from profiler.results.standings import REMEASURE_FAILED, concurrency_key
 
 CONNECTION_GROWTH = 4.0  # highest-N connections ≥ this × lowest-N: warn
 MEMORY_GROWTH = 2.0  # highest-N peak RSS > this × lowest-N: warn
@@ -184,8 +184,14 @@ def _suspects(results: Results, s: Standings) -> list[str]:
         why = config_reasons(c, seq_rps, results.environment.cpu_count)
         if not why:
             continue
-        how = ("re-measured with a longer window and it persisted" if any(t.suspect for t in c.trials)
-               else "not re-measured (explicit grid: raise --records, or let the sweep size it)")
+        row = s.standing(c)
+        remeasured = any(t.suspect and not t.suspect.endswith(NOT_REMEASURED) for t in c.trials)
+        if row is not None and row.kind == REMEASURE_FAILED:
+            how = f"its re-measurement failed ({row.broken[0][1] if row.broken else 'did not finish'}), so it is excluded"
+        elif remeasured:
+            how = "re-measured with a longer window and it persisted"
+        else:
+            how = "not re-measured (explicit grid: raise --records, or let the sweep size it); excluded"
         out.append(f"suspect numbers for {c.label}: {'; '.join(map(str, why))} — {how}; do not trust its "
                    "figures until a longer run confirms them")
     return out

@@ -31,7 +31,7 @@ from profiler import format as fmt
 from profiler.analysis.failure import handler_failure
 from profiler.analysis.standings import table
 from profiler.results import Classification, Config, Results, Trial
-from profiler.results.standings import SUSPECT, concurrency_key
+from profiler.results.standings import UNCONFIRMED, concurrency_key
 from profiler.stats import coefficient_of_variation, single_spread
 
 CPU_BOUND_AT = 0.70  # cpu_fraction at or above: CPU-bound
@@ -102,7 +102,7 @@ def classify(results: Results) -> Classification:
                                              results.environment.cpu_count))
 
     # Scaling evidence from every configuration but those whose reading was never confirmed.
-    configs = [r.config for r in table(results).rows if r.kind != SUSPECT]
+    configs = [r.config for r in table(results).rows if r.kind not in UNCONFIRMED]
     base_rps = statistics.fmean(t.throughput_rps for t in trials)
     refinements: list[str] = []
     if base_rps > 0:

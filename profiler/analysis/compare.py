@@ -21,7 +21,7 @@ from typing import Any
 
 from profiler import format as fmt
 from profiler.analysis.standings import table
-from profiler.analysis.story import story_of
+from profiler.analysis.story import bounded_form, is_rewrite_model, story_of
 from profiler.results import Config, Results, Story, Trial
 from profiler.results.schema import to_data
 from profiler.results.standings import full_batch_s
@@ -52,8 +52,8 @@ METRICS: tuple[Metric, ...] = (
            fmt.pct, "records failed"),
     Metric("db_refused", "Connections refused", lambda t: t.db_refused, fmt.count,
            "connections refused"),
-    Metric("server_cpu_per_record", "Server CPU per record", lambda t: t.server_cpu_ms_per_record,
-           fmt.ms, "database server CPU per record"),
+    Metric("server_cpu_per_record", "Server CPU per completed record",
+           lambda t: t.server_cpu_ms_per_record, fmt.ms, "database server CPU per completed record"),
 )
 
 
@@ -266,7 +266,10 @@ def compare_runs(a: Results, b: Results, labels: tuple[str, str] = ("baseline", 
     total = total or b.workload.total_records or a.workload.total_records
     metrics = (*METRICS, batch_metric(total)) if total else METRICS
     deltas = tuple(compare_metric(m, chosen[0], chosen[1], labels) for m in metrics)
-    story = (story_of(chosen[0], chosen[1], total, [*a.attribution, *b.attribution])
+    # The candidate as written is an unbounded gather: its run's bounded form, if it measured one.
+    bounded = (bounded_form(table(b)) if chosen[1] is not None and chosen[1].concurrency == 0
+               and is_rewrite_model(chosen[1].model) else None)
+    story = (story_of(chosen[0], chosen[1], total, [*a.attribution, *b.attribution], bounded)
              if chosen[0] and chosen[1] else None)
     sides = tuple(Side.of(label, c, how) if c is not None else None
                   for label, c, how in zip(labels, chosen, chosen_by, strict=True))

@@ -21,6 +21,7 @@ from __future__ import annotations
 import statistics
 
 from profiler import format as fmt
+from profiler.analysis.configs import ERROR_ALLOWANCE
 from profiler.analysis.standings import table
 from profiler.errors import ConfigError
 from profiler.results import Config, PredictionRow, Predictions, Results, Trial, Validation
@@ -36,14 +37,11 @@ def predict(results: Results, total_records: int) -> Predictions:
     if total_records <= 0:
         raise ConfigError(f"--total must be a positive number of records, got {total_records}")
     rec = results.recommendation
-    validation = results.validation
     rows = []
     for c in table(results).configs:
-        checked = (validation if validation is not None and validation.status == "ok"
-                   and validation.throughput_rps and (validation.model, validation.concurrency) == c.key
-                   else None)
-        rows.append(_row(c, total_records, rec is not None and rec.names(c.model, c.concurrency),
-                         checked))
+        checked = validation_of(results, c)
+        rows.append(prediction(c, total_records, rec is not None and rec.names(c.model, c.concurrency),
+                               checked))
     return Predictions(total_records, CONFIDENCE, rows)
 
 
@@ -66,12 +64,25 @@ def config_drift(c: Config) -> float | None:
     return statistics.fmean(drifts)
 
 
-def _row(c: Config, total: int, recommended: bool, validation: Validation | None) -> PredictionRow:
+def validation_of(results: Results, c: Config) -> Validation | None:
+    """The --validate run of this configuration, when it ran cleanly."""
+    v = results.validation
+    return (v if v is not None and v.status == "ok" and v.throughput_rps
+            and (v.model, v.concurrency) == c.key else None)
+
+
+def prediction(c: Config, total: int, recommended: bool = False,
+               validation: Validation | None = None) -> PredictionRow:
+    """The full batch at one configuration, with its interval and what it rests on (the
+    predictions table's row; the story's batch times are the same rows)."""
     xs = c.throughputs
     mean = statistics.fmean(xs)
     row = PredictionRow(c.model, c.concurrency, None, None, None, mean, len(xs), recommended)
     if mean <= 0:
         row.note = "no record completed without error: no prediction"
+        return row
+    if c.error_rate >= ERROR_ALLOWANCE:  # a batch that fails is not a batch that ends later
+        row.note = f"fails {fmt.pct(c.error_rate)} of records: it would not finish the batch"
         return row
     notes: list[str] = []
     interval = mean_interval(xs)

@@ -26,6 +26,7 @@ from profiler.results import Config, Trial
 SPEEDUP_SLACK = 1.15
 CPU_SLACK = 1.05
 MIN_WINDOW_S = 0.3
+NOT_REMEASURED = " (explicit grid: not re-measured)"  # ends a suspect mark no re-measurement tested
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,19 @@ def config_reasons(c: Config, sequential_rps: float | None, cpu_count: int) -> l
     walls = c.values("wall_s")
     return reasons(c.model, c.concurrency, max(t.workers for t in c.trials), c.throughput_rps,
                    c.peak("cpu_util"), min(walls) if walls else None, sequential_rps, cpu_count)
+
+
+def mark_unconfirmed(trials: list[Trial], cpu_count: int) -> None:
+    """An explicit grid re-measures nothing: each trial whose speed-up or CPU is impossible
+    against its run's sequential is marked `suspect` (not re-measured), so the standings
+    exclude what the caveats call suspect and the grid never recommends it. The window
+    check is left out: the grid's records are the user's `--records`."""
+    seq = [t.throughput_rps for t in trials if t.ok and t.model == "sequential"]
+    seq_rps = sum(seq) / len(seq) if seq else None
+    for t in trials:
+        why = [w for w in trial_reasons(t, seq_rps, cpu_count) if w.check != "window"]
+        if why and not t.suspect:
+            t.suspect = "; ".join(map(str, why)) + NOT_REMEASURED
 
 
 def cpu_impossible(cpu_util: float | None, cpu_count: int) -> bool:

@@ -10,7 +10,9 @@ reader can check them:
    while its configuration has no clean one; otherwise it is left out, and the row says so.
 2. Excluded, each with its reason: 1 % of its records or more failed (`errors`); over a
    constraint, judged on the worst repeat (`constraint`); every trial of it suspect, so
-   the reading was never confirmed (`suspect`); unbounded while a bounded configuration is
+   the reading was never confirmed (`suspect`), or its re-measurement did not finish
+   (`remeasure-failed`: a trial of it after the suspect one timed out or crashed);
+   unbounded while a bounded configuration is
    eligible (`unbounded`: every record in flight grows with the batch, which is larger
    than the trial; it is measured as the naive rewrite to compare against).
 3. The fastest is the highest mean throughput among the eligible (the lower N on a tie).
@@ -18,7 +20,11 @@ reader can check them:
    fastest (concurrency is not worth its complexity); else the best configuration of the
    simplest model that ties with the fastest (the simpler code is cheaper to own), then
    within that model the lowest N within `LOWER_N_MARGIN` that still ties (fewer workers,
-   connections, memory). "Simpler" depends on the handler's form (`Model.rank`); a tie is
+   connections, memory). A model that runs the same work as a simpler one plus machinery
+   (`Model.wraps`: asyncio-threads is a thread pool driven by a loop) must beat that
+   simpler model's best by `MAX_TIE` (10 %), not the 5 % margin: for a plain function a loop
+   in front of the same threads cannot be faster, so a gap under that is noise, and the
+   verdict must not flip between them from run to run. "Simpler" depends on the handler's form (`Model.rank`); a tie is
    the one noise judge (`Standings.judge`).
 5. Ranked: the best first, then the other eligible ones by mean throughput, then the
    excluded ones.
@@ -30,13 +36,14 @@ from collections.abc import Sequence
 
 from profiler import format as fmt
 from profiler.analysis.configs import ERRORS_RULE, violations
-from profiler.models import simplicity_rank
+from profiler.models import MODELS, get_model, simplicity_rank
 from profiler.results import Constraints, Results, Trial
 from profiler.results.standings import (
     ASSUMED_NOISE,
     CONSTRAINT,
     ERRORS,
     MAX_TIE,
+    REMEASURE_FAILED,
     SUSPECT,
     UNBOUNDED,
     Choice,
@@ -57,7 +64,8 @@ def standings(trials: Sequence[Trial], constraints: Constraints = Constraints(),
               handle_kind: str = "sync") -> Standings:
     """The judged table of these trials (see the module docstring)."""
     configs, left_out = _group(trials)
-    rows = [_standing(c, constraints, left_out.get(c.key, ())) for c in configs]
+    failed = _failed_remeasures(trials)
+    rows = [_standing(c, constraints, left_out.get(c.key, ()), failed.get(c.key)) for c in configs]
     bounded = [r for r in rows if r.eligible and r.config.concurrency != 0]
     if bounded:
         rows = [Standing(r.config, False, UNBOUNDED,
@@ -108,8 +116,27 @@ def decisive(s: Standings) -> list[Tie]:
              and c.throughput_rps >= fastest.throughput_rps * (1 - max(MAX_TIE, ASSUMED_NOISE))]
     if close:
         simplest = min(close, key=lambda c: (simplicity_rank(c.model, kind), -c.throughput_rps))
-        pairs.append(s.judge(simplest, fastest))
+        pairs.append(_judge(simplest, fastest, s.margin, kind))
     return pairs
+
+
+def _judge(simpler: Config, faster: Config, margin: float, kind: str) -> Tie:
+    """The noise judge, at `MAX_TIE` when `faster`'s model wraps `simpler`'s (see rule 4)."""
+    wrapped = get_model(faster.model).wraps(kind) == simpler.model if faster.model in MODELS else False
+    return judge(simpler, faster, max(margin, MAX_TIE) if wrapped else margin)
+
+
+def _failed_remeasures(trials: Sequence[Trial]) -> dict[tuple[str, int], Trial]:
+    """Per model × N, the first trial that did not finish after a suspect one of it (the
+    re-measurement that was to confirm it)."""
+    out: dict[tuple[str, int], Trial] = {}
+    suspected: set[tuple[str, int]] = set()
+    for t in trials:
+        if t.ok and t.suspect:
+            suspected.add(t.key)
+        elif not t.ok and t.key in suspected:
+            out.setdefault(t.key, t)
+    return out
 
 
 # ---------------------------------------------------------------- the rules
@@ -133,7 +160,8 @@ def _group(trials: Sequence[Trial]) -> tuple[list[Config], dict[tuple[str, int],
     return configs, left_out
 
 
-def _standing(c: Config, k: Constraints, left_out: tuple[int, ...]) -> Standing:
+def _standing(c: Config, k: Constraints, left_out: tuple[int, ...],
+              failed: Trial | None = None) -> Standing:
     broken = violations(c, k)
     if broken:
         kind = ERRORS if broken[0].rule == ERRORS_RULE else CONSTRAINT
@@ -141,6 +169,11 @@ def _standing(c: Config, k: Constraints, left_out: tuple[int, ...]) -> Standing:
                         tuple((v.rule, v.measured) for v in broken))
     if all(t.suspect for t in c.trials):
         why = c.trials[-1].suspect
+        if failed is not None:
+            how = f"{failed.status}: {failed.status_detail}".rstrip(": ")
+            return Standing(c, False, REMEASURE_FAILED, f"suspect ({why}), and its re-measurement "
+                            f"failed ({how}): never confirmed", left_out,
+                            (("the re-measurement", how),))
         return Standing(c, False, SUSPECT, f"suspect, never confirmed: {why}", left_out,
                         (("the sanity check", why),))
     return Standing(c, True, left_out=left_out)
@@ -159,7 +192,7 @@ def _choose(eligible: list[Config], sequential: Config | None, margin: float,
     model_best, tie = _simplest_close(eligible, fastest, margin, kind)
     floor = model_best.throughput_rps * (1 - LOWER_N_MARGIN)
     best = min((c for c in eligible if c.model == model_best.model and c.throughput_rps >= floor
-                and (c is model_best or judge(c, fastest, margin).tie)),
+                and (c is model_best or _judge(c, fastest, margin, kind).tie)),
                key=lambda c: concurrency_key(c.concurrency))
     return best, Choice(seq_tie, tie, model_best)
 
@@ -168,7 +201,7 @@ def _simplest_close(eligible: Sequence[Config], fastest: Config, margin: float,
                     kind: str) -> tuple[Config, Tie | None]:
     """The best configuration of the simplest model that ties with `fastest` (`fastest`
     itself when none does), with the tie that let it in (None when it is `fastest`)."""
-    ties = [(c, t) for c in eligible if c is not fastest and (t := judge(c, fastest, margin)).tie]
+    ties = [(c, t) for c in eligible if c is not fastest and (t := _judge(c, fastest, margin, kind)).tie]
     if not ties:
         return fastest, None
     rank = min(simplicity_rank(c.model, kind) for c, _ in ties)

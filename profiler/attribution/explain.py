@@ -13,7 +13,7 @@ from profiler import format as fmt
 from profiler.analysis.standings import table
 from profiler.models import get_model
 from profiler.results import Attribution, Config, Decomposition, Results
-from profiler.results.standings import ERRORS, SUSPECT
+from profiler.results.standings import ERRORS, UNCONFIRMED
 
 # Thresholds, stated in the sentences they trigger.
 GIL_WAIT = 0.30  # handler threads waiting for the GIL at least this share of samples
@@ -76,7 +76,7 @@ def choose_configurations(results: Results, limit: int = 2) -> list[Config]:
     first = s.top
     if first is None:
         return []
-    usable = [r.config for r in s.rows if r.kind not in (ERRORS, SUSPECT)]
+    usable = [r.config for r in s.rows if r.kind not in (ERRORS, *UNCONFIRMED)]
     others = [c for c in usable if c.model != first.model]
     loops = [c for c in others if get_model(c.model).has_loop]
     return [first, *(loops or others)[:1]][:limit]

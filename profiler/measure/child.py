@@ -35,7 +35,7 @@ from profiler.measure.trial import TrialSpec
 from profiler.measure.yappi_window import yappi_window_from_env
 from profiler.models import resolve
 from profiler.models.processes import WorkerCrashed
-from profiler.models.workers import LOST, Tally, traceback_tail
+from profiler.models.workers import CONNECTION_FAILURE_KINDS, LOST, Tally, traceback_tail
 from profiler.redact import redact
 from profiler.stats import percentile
 from profiler.workload import load_target
@@ -177,6 +177,7 @@ def _child_summary(n_records: int, tally: Tally, hooks: _ChildHooks) -> dict[str
         "errors_by_type": dict(tally.errors),
         "error_messages": tally.messages,
         "error_tracebacks": tally.tracebacks,
+        "connection_failures": {k: tally.connection_failures[k] for k in CONNECTION_FAILURE_KINDS},
         "latency_p50_ms": percentile(lat, 50) * 1000 if lat else None,
         "latency_p99_ms": percentile(lat, 99) * 1000 if lat else None,
     }

@@ -466,6 +466,7 @@ def _build(spec: TrialSpec, status: str, detail: str, result: dict[str, Any] | N
         errors_by_type=r.get("errors_by_type", {}),
         error_messages=r.get("error_messages", {}),
         error_tracebacks=r.get("error_tracebacks", {}),
+        connection_failures=r.get("connection_failures"),
         samples_taken=len(s.samples.get("t_s", [])),
         model_options=model.public_options(dict(spec.options)),
         model_metrics=r.get("model_metrics", {}),

@@ -31,6 +31,13 @@ class AsyncioThreadsModel(Model):
     def default_grid(self, cpu_count: int) -> list[int]:
         return [16]
 
+    def wraps(self, handle_kind: str) -> str:
+        # A sync handler on N pool threads, with a loop in front: the threads model's work.
+        return "threads" if handle_kind != "async" else ""
+
+    def cap_reason(self, cpu_count: int) -> str:
+        return f"{MAX_THREADS} threads, a safety bound on stacks and switching"
+
     def can_run(self, workload: Workload, sample: list[Any]) -> str | None:
         if workload.sync_handle is None:
             return ("asyncio-threads runs a synchronous handle in threads; this workload's "

@@ -80,6 +80,16 @@ class Model:
         """Where the adaptive sweep stops climbing this model."""
         return self.max_concurrency(cpu_count)
 
+    def wraps(self, handle_kind: str) -> str:
+        """The simpler model this one runs the same work on, plus machinery of its own, for
+        this handler form ("" = none): it must beat that model clearly to be recommended."""
+        return ""
+
+    def cap_reason(self, cpu_count: int) -> str:
+        """Why `climb_cap` is where it is: a safety bound, said in the sweep log when a climb
+        reaches it (the caps that stop climbs sooner are measured: `run.climb`)."""
+        return ""
+
     def first_step(self, options: Mapping[str, Any]) -> tuple[int, int]:
         """(first N, cap override or 0): where a sweep's climb starts for these options."""
         return 2, 0

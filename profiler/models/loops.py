@@ -32,6 +32,9 @@ class LoopModel(Model):
     def climb_cap(self, cpu_count: int) -> int:
         return SWEEP_CAP
 
+    def cap_reason(self, cpu_count: int) -> str:
+        return f"{SWEEP_CAP} tasks in flight, a safety bound (tasks are cheap, not free)"
+
     def default_grid(self, cpu_count: int) -> list[int]:
         return [16]
 

@@ -29,6 +29,9 @@ class ThreadsModel(Model):
     def default_grid(self, cpu_count: int) -> list[int]:
         return [4, 16]
 
+    def cap_reason(self, cpu_count: int) -> str:
+        return f"{MAX_THREADS} threads, a safety bound on stacks and switching"
+
     def run(self, workload: Workload, records: list[Any], concurrency: int, hooks: Hooks,
             target: str) -> Tally:
         return run_thread_workers(workload, records, concurrency, hooks, self.name)

@@ -35,6 +35,19 @@ MAX_TEARDOWN_ERRORS = 5
 MAX_OWN_FRAMES = 3  # of the handler's own code, per error type (the deepest ones)
 LOST = "RecordLost"  # the error type of records no worker reported on
 RAISED_IN = "raised in "  # a library frame after the handler's own, in `Tally.tracebacks`
+# Kinds of connection failure a record can die of (`connection_failure`), counted apart from
+# the exception's class name: a driver raises the same class for many causes.
+REFUSED, TIMEOUT, RESET = "refused", "timeout", "reset"
+CONNECTION_FAILURE_KINDS = (REFUSED, TIMEOUT, RESET)
+# SQLSTATE 53300 too_many_connections (asyncpg's `sqlstate`; psycopg's `sqlstate` or
+# `diag.sqlstate` when the server's error came with a result), and what the server says
+# when it refuses a connection for lack of a slot (psycopg raises a connection failure
+# as a plain OperationalError with no SQLSTATE, the server's FATAL line in its message).
+REFUSED_SQLSTATES = frozenset({"53300"})
+REFUSED_MESSAGES = ("too many clients already", "remaining connection slots are reserved",
+                    "too many connections for role", "too many connections for database")
+RESET_SQLSTATES = frozenset({"08003", "08006"})  # connection_does_not_exist, connection_failure
+_CHAIN_DEPTH = 5
 _CONCUR_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 _LIBRARY_DIRS = tuple(sorted({os.path.abspath(p) + os.sep for key in ("stdlib", "platstdlib", "purelib", "platlib")
                               if (p := sysconfig.get_paths().get(key))}, key=len, reverse=True))
@@ -55,6 +68,29 @@ def traceback_tail(exc: BaseException) -> list[str]:
         out.append(f"{RAISED_IN}{_library_path(deepest.filename) or deepest.filename}:{deepest.lineno} "
                    f"in {deepest.name}")
     return [redact(line)[:300] for line in out]
+
+
+def connection_failure(exc: BaseException) -> str | None:
+    """Whether a record died of a connection failure, and which: "refused" (the server had no
+    slot: SQLSTATE 53300 or its message), "timeout" (a connect, pool or query timeout),
+    "reset" (the connection broke under it), else None. Reads the exception and the ones it
+    was raised from (a wrapped driver error counts), so any server and any driver that
+    carries a SQLSTATE or the server's words is counted alike."""
+    seen: BaseException | None = exc
+    for _ in range(_CHAIN_DEPTH):
+        if seen is None:
+            return None
+        sqlstate = getattr(seen, "sqlstate", None) or getattr(getattr(seen, "diag", None), "sqlstate", None)
+        text = str(seen).lower()
+        if sqlstate in REFUSED_SQLSTATES or any(m in text for m in REFUSED_MESSAGES):
+            return REFUSED
+        if isinstance(seen, TimeoutError) or type(seen).__name__.endswith(("Timeout", "TimeoutError")):
+            return TIMEOUT
+        if isinstance(seen, ConnectionResetError | BrokenPipeError | ConnectionAbortedError) \
+                or sqlstate in RESET_SQLSTATES:
+            return RESET
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _library_path(path: str) -> str | None:
@@ -88,6 +124,8 @@ class Tally:
     done_at: list[float] = field(default_factory=list)
     # Per error type, where its first one was raised (`traceback_tail`).
     tracebacks: dict[str, list[str]] = field(default_factory=dict)
+    # Records that died of a connection failure, by kind (`connection_failure`).
+    connection_failures: Counter[str] = field(default_factory=Counter)
 
     def ok(self, seconds: float) -> None:
         self.latencies_s.append(seconds)
@@ -98,6 +136,9 @@ class Tally:
         self.done_at.append(time.perf_counter())
         self.timed_errors += 1
         kind = type(exc).__name__
+        failure = connection_failure(exc)
+        if failure is not None:
+            self.connection_failures[failure] += 1
         if kind not in self.tracebacks:
             self.tracebacks[kind] = traceback_tail(exc)
         self._count(kind, 1, str(exc))
@@ -142,10 +183,11 @@ class Tally:
                 self.teardown_errors.append(text)
         for kind, frames in other.tracebacks.items():
             self.tracebacks.setdefault(kind, list(frames))
+        self.connection_failures.update(other.connection_failures)
 
     def to_wire(self) -> tuple[Any, ...]:
         return (self.latencies_s, dict(self.errors), self.messages, self.timed_errors,
-                self.teardown_errors, self.done_at, self.tracebacks)
+                self.teardown_errors, self.done_at, self.tracebacks, dict(self.connection_failures))
 
     @classmethod
     def from_wire(cls, wire: tuple[Any, ...]) -> Tally:
@@ -154,8 +196,10 @@ class Tally:
         teardown = rest[1] if len(rest) > 1 else []
         done = rest[2] if len(rest) > 2 else []
         frames = rest[3] if len(rest) > 3 else {}
+        failures = rest[4] if len(rest) > 4 else {}
         return cls(list(lat), Counter(errs), {k: list(v) for k, v in msgs.items()}, timed,
-                   list(teardown), list(done), {k: list(v) for k, v in frames.items()})
+                   list(teardown), list(done), {k: list(v) for k, v in frames.items()},
+                   Counter(failures))
 
 
 def merged(tallies: list[Tally]) -> Tally:

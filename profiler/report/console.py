@@ -31,7 +31,7 @@ from profiler.analysis import classify, recommend
 from profiler.measure.trial import TrialSpec
 from profiler.report.advice import next_steps
 from profiler.results import Classification, Config, Recommendation, Results, Trial, standings_of
-from profiler.results.standings import full_batch_s
+from profiler.results.standings import ERRORS, Standings, full_batch_s
 
 LONG_TRIAL_S = 5.0  # from here on, the live line counts down to the trial's timeout
 PIPE_WIDTH = 1000  # not a terminal: lay tables out at their natural width, wrap nothing
@@ -268,6 +268,14 @@ SHORT_MARK = "←"
 SHORT_MARK_DROP = 3.5  # the mark loses its words after the DB columns, before the CPU
 
 
+def _batch(s: Standings, c: Config, total: int | None) -> str:
+    """The configuration's full batch, or "fails" when the standings excluded it for its errors."""
+    if not total:
+        return ""
+    row = s.standing(c)
+    return "fails" if row is not None and row.kind == ERRORS else fmt.duration(full_batch_s(total, c.throughput_rps))
+
+
 def trials_table(results: Results, width: int | None = None) -> Table:
     """One row per configuration, its repeats as mean ± standard deviation (hyperfine's and
     pyperf's form), with the full batch's time (--total) and the database's own count of
@@ -340,10 +348,11 @@ def _table_cells(results: Results) -> tuple[list[_Column], list[tuple[list[str],
     columns = [c for c, shown in wanted if shown]
     rows: list[tuple[list[str], str | None]] = []
     rec = results.recommendation
-    for c in standings_of(results).configs:
+    s = standings_of(results)
+    for c in s.configs:
         chosen = rec is not None and rec.names(c.model, c.concurrency)
         cells = [c.model, fmt.concurrency(c.concurrency), str(c.repeats), _throughput(c),
-                 fmt.duration(full_batch_s(total, c.throughput_rps)) if total else "",
+                 _batch(s, c, total),
                  _cores(c.mean_of("cpu_util")), fmt.mib(c.peak("rss_peak_bytes")),
                  fmt.count(c.peak("connections_peak")), fmt.count(c.peak("db_connections_peak")),
                  fmt.count(c.peak("db_refused")), fmt.ms(c.peak("loop_lag_p99_ms")),

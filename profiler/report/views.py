@@ -22,10 +22,11 @@ from profiler.results import (
     Recommendation,
     Results,
     Story,
+    StorySide,
     Trial,
     standings_of,
 )
-from profiler.results.standings import full_batch_s
+from profiler.results.standings import ERRORS, full_batch_s
 
 NO_VERDICT = "No verdict computed"
 
@@ -81,29 +82,49 @@ class Report:
 # --- verdict -----------------------------------------------------------------------------
 
 def story_view(story: Story | None) -> StoryView | None:
-    """The story's headline, its key numbers side by side (rewrite vs the job as it was), and
-    the details; None when there is no story."""
+    """The story's headline, its key numbers side by side (rewrite vs the job as it was, and
+    the rewrite's bounded form when it was priced), and the details; None when there is no
+    story. A side without a batch time shows why (its `batch_note`), never a number."""
     if story is None:
         return None
-    b, r = story.baseline, story.rewrite
+    b, r, rb = story.baseline, story.rewrite, story.rewrite_bounded
+
+    def batch(label: str, s: StorySide) -> KeyFigure:
+        value = fmt.duration(s.batch_s) if s.batch_s is not None else fmt.NA
+        firm = interval(s.batch_low_s, s.batch_high_s) or s.batch_note
+        return KeyFigure(f"{label}, {fmt.count(story.total)} records", value,
+                         f"{s.config}: {firm}" if firm else s.config)
+
     figures = []
     if story.total:
-        figures += [
-            KeyFigure(f"Rewrite, {fmt.count(story.total)} records", fmt.duration(r.batch_s), r.config),
-            KeyFigure(f"As it was, {fmt.count(story.total)} records", fmt.duration(b.batch_s), b.config),
-            KeyFigure("Difference", fmt.signed_duration(story.delta_s)),
-        ]
+        figures += [batch("Rewrite", r)]
+        if rb is not None:
+            figures += [batch("Rewrite bounded", rb)]
+        figures += [batch("As it was", b)]
+        delta = story.delta_s if story.delta_s is not None else (rb.delta_s if rb else None)
+        if delta is not None:
+            figures += [KeyFigure("Difference", fmt.signed_duration(delta),
+                                  rb.config if story.delta_s is None and rb else r.config)]
     else:
         figures += [KeyFigure("Rewrite", fmt.rps(r.rps), r.config),
                     KeyFigure("As it was", fmt.rps(b.rps), b.config)]
     pairs = (("DB sessions at once", r.db_sessions_peak, b.db_sessions_peak, fmt.count),
              ("Connections refused", r.db_refused, b.db_refused, fmt.count),
-             ("Server CPU per record", r.server_cpu_per_record_ms, b.server_cpu_per_record_ms, fmt.ms),
+             ("Connection timeouts", r.db_timeouts, b.db_timeouts, fmt.count),
+             ("Server CPU per completed record", r.server_cpu_per_record_ms, b.server_cpu_per_record_ms, fmt.ms),
+             ("Server CPU per attempted record", r.server_cpu_per_attempted_ms,
+              b.server_cpu_per_attempted_ms, fmt.ms),
              ("Client CPU per record", r.cpu_per_record_ms, b.cpu_per_record_ms, fmt.ms),
              ("Loop lag p99", r.loop_lag_p99_ms, b.loop_lag_p99_ms, fmt.ms),
              ("Records failed", r.error_rate, b.error_rate, fmt.pct))
     figures += [KeyFigure(label, render(mine), f"vs {render(theirs)} as it was")
                 for label, mine, theirs, render in pairs if mine is not None or theirs is not None]
+    if rb is not None:
+        bounded = (("DB sessions at once", rb.db_sessions_peak, fmt.count),
+                   ("Server CPU per completed record", rb.server_cpu_per_record_ms, fmt.ms),
+                   ("Records failed", rb.error_rate, fmt.pct))
+        figures += [KeyFigure(f"{label}, bounded", render(value), rb.config)
+                    for label, value, render in bounded if value is not None]
     return StoryView(story.headline, tuple(figures), tuple(story.details))
 
 
@@ -215,7 +236,7 @@ TRIAL_COLUMNS = (
     ("#", True), ("Model", False), ("N", True), ("Repeat", True), ("Status", False),
     ("Records", True), ("Errors", True), ("Wall", True), ("Throughput", True),
     ("Full batch", True), ("Batch vs baseline", True),
-    ("CPU", True), ("CPU per record", True), ("Server CPU per record", True),
+    ("CPU", True), ("CPU per record", True), ("Server CPU per completed record", True),
     ("On CPU / run queue / waiting", False),
     ("RSS peak", True), ("Threads", True), ("Client sockets", True), ("DB sessions", True),
     ("DB refused", True), ("DB waits", False),
@@ -261,9 +282,11 @@ def trial_table(results: Results, id: str = "trials") -> Table:
     total = results.workload.total_records
     reference = _batch_baseline(results) if total else None
     base_s = full_batch_s(total, reference.throughput_rps) if reference else None
+    standings = standings_of(results)  # a configuration failing records has no batch time
     rows = []
     for i, t in enumerate(results.trials):
-        batch = full_batch_s(total, t.throughput_rps) if t.ok else None
+        failing = (row := standings.standing(t)) is not None and row.kind == ERRORS
+        batch = full_batch_s(total, t.throughput_rps) if t.ok and not failing else None
         delta = batch - base_s if batch is not None and base_s is not None else None
         cells = (
             num(str(i), i), Cell(t.model), num(fmt.concurrency(t.concurrency), t.concurrency or 10**9),
@@ -271,7 +294,8 @@ def trial_table(results: Results, id: str = "trials") -> Table:
             num(fmt.count(t.records), t.records), num(fmt.count(t.errors), t.errors),
             num(fmt.seconds(t.wall_s), t.wall_s),
             num(fmt.rps(t.throughput_rps), t.throughput_rps) if t.ok else num(fmt.NA, None),
-            num(fmt.duration(batch), batch), num(fmt.signed_duration(delta), delta),
+            num("fails" if failing and t.ok else fmt.duration(batch), batch),
+            num(fmt.signed_duration(delta), delta),
             num(fmt.cores(t.cpu_util), t.cpu_util),
             num(fmt.ms(t.cpu_ms_per_record), t.cpu_ms_per_record),
             num(fmt.ms(t.server_cpu_ms_per_record), t.server_cpu_ms_per_record),

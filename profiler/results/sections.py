@@ -237,32 +237,47 @@ class StorySide:
     """One side of the story (the job as it was, or its rewrite) at its measured configuration.
 
     Means over the configuration's repeats for rates; the worst repeat for sessions,
-    refusals and loop lag. Per-record CPU is per record attempted in the timed window."""
+    refusals and loop lag. A side that failed more than 1 % of its records has no batch
+    time (`batch_s` None, `batch_note` says why): a job that fails is not a job that
+    finishes later. Server CPU per record is per *completed* record (its CPU over all
+    repeats ÷ the records that succeeded), and per attempted record beside it."""
 
     name: str  # "the thread pool (threads×4)", "the asyncio rewrite (gather over all records)"
     config: str  # "threads×4"
     model: str
     concurrency: int
     rps: float  # records that succeeded per second
-    batch_s: float | None  # total / rps: the full batch at this rate (None without a total)
+    batch_s: float | None  # total / rps: the full batch at this rate (None: no total, or it fails)
     db_sessions_peak: int | None  # sessions the database server admitted at once
     db_refused: int | None  # connection attempts refused (per trial, worst repeat)
-    cpu_per_record_ms: float | None  # the client's (the job's process tree)
+    cpu_per_record_ms: float | None  # the client's (the job's process tree), per attempted record
     loop_lag_p99_ms: float | None
-    error_rate: float
+    error_rate: float  # the failed fraction of the records attempted (all repeats)
     repeats: int = 1
     records_per_trial: int = 0
     client_sockets_peak: int | None = None  # TCP sockets of the job's tree (refused ones too)
-    db_refused_source: str = ""  # "server log" or "client errors"
-    server_cpu_per_record_ms: float | None = None  # the database server's processes
+    db_refused_source: str = ""  # "driver errors", "server log" (older files) or "client errors"
+    server_cpu_per_record_ms: float | None = None  # the database server's, per completed record
     top_waits: dict[str, float] = field(default_factory=dict)  # wait type → share of active samples
     loop_overhead_cores: float | None = None  # event-loop bookkeeping (--attribution's yappi)
+    attempted: int = 0  # records attempted in the timed windows, all repeats
+    completed: int = 0  # of them, records that succeeded
+    batch_low_s: float | None = None  # the batch time's interval (optimistic end), from the repeats
+    batch_high_s: float | None = None  # its pessimistic end (None: unknown or unbounded)
+    batch_note: str = ""  # how firm batch_s is, or why there is none
+    db_timeouts: int | None = None  # records that died of a timeout (per trial, worst repeat)
+    db_resets: int | None = None  # records whose connection broke (per trial, worst repeat)
+    db_refused_server_log: int | None = None  # the server's own log, a cross-check (embedded)
+    server_cpu_per_attempted_ms: float | None = None  # the same CPU ÷ records attempted
+    delta_s: float | None = None  # batch_s − the baseline's (the rewrite's sides only)
 
 
 @dataclass
 class Story:
     """The seed's question answered for a baseline and its rewrite: how long the whole batch
-    takes each way, and why. Every number comes from the trials in the same results."""
+    takes each way, and why. Every number comes from the trials in the same results.
+    `rewrite_bounded` is the rewrite's best bounded configuration (N records in flight):
+    what a team ships after the rewrite as written failed; priced against the baseline."""
 
     total: int | None
     baseline: StorySide
@@ -271,3 +286,4 @@ class Story:
     headline: str = ""
     details: list[str] = field(default_factory=list)
     server_shared: bool = False  # the server CPU is a shared server's (others' sessions in it)
+    rewrite_bounded: StorySide | None = None

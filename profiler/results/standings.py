@@ -54,7 +54,11 @@ CONSTRAINT = "constraint"  # over --max-connections, --max-rss, the loop-lag lim
 UNBOUNDED = "unbounded"  # every record in flight: grows with the batch; a bounded N ran
 SUSPECT = "suspect"  # an impossible or unconfirmed reading (analysis.sanity), never confirmed
 UNFINISHED = "unfinished"  # no trial of it finished (crashed, timed out, failed)
-EXCLUSION_KINDS = (ERRORS, CONSTRAINT, UNBOUNDED, SUSPECT, UNFINISHED)
+# Suspect, and the re-measurement that was to confirm it did not finish (timed out, crashed):
+# the reading can never be confirmed, so it never leads, prunes or wins.
+REMEASURE_FAILED = "remeasure-failed"
+UNCONFIRMED = (SUSPECT, REMEASURE_FAILED)  # a reading nothing confirmed: no speed stands on it
+EXCLUSION_KINDS = (ERRORS, CONSTRAINT, UNBOUNDED, SUSPECT, REMEASURE_FAILED, UNFINISHED)
 
 
 def concurrency_key(concurrency: int) -> float:
@@ -285,7 +289,7 @@ class StandingRow:
     label: str
     rank: int | None  # 1 = the recommendation; None for excluded configurations
     eligible: bool
-    excluded_kind: str  # "" or one of "errors", "constraint", "unbounded", "suspect", "unfinished"
+    excluded_kind: str  # "" or one of EXCLUSION_KINDS ("errors", "constraint", "unbounded", "suspect", "remeasure-failed", "unfinished")
     excluded_reason: str
     best: bool  # the configuration the verdict recommends
     fastest: bool  # the highest mean throughput among the eligible ones
@@ -381,7 +385,7 @@ class Standings:
         """The highest mean among the configurations that ran cleanly (under the error
         allowance, never suspect), whatever the constraints: what stands for a run's speed
         when two runs are compared, or when no verdict was computed."""
-        return max((r.config for r in self.rows if r.kind not in (ERRORS, SUSPECT, UNFINISHED)),
+        return max((r.config for r in self.rows if r.kind not in (ERRORS, UNFINISHED, *UNCONFIRMED)),
                    key=lambda c: (c.throughput_rps, -concurrency_key(c.concurrency)), default=None)
 
     @property

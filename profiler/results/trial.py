@@ -75,6 +75,10 @@ class Trial(ModelAtN):
     # The last lines the trial's processes printed (stdout and stderr, captured so they never
     # reach concur's own output; redacted): what a failed trial said before it failed.
     output_tail: list[str] = field(default_factory=list)
+    # Records that died of a connection failure, by kind, classified in the trial from the
+    # driver's error (SQLSTATE 53300 or the server's words: "refused"; "timeout"; "reset"),
+    # on any server; None in files written before it was counted.
+    connection_failures: dict[str, int] | None = None
     db_connections_peak: int | None = None  # sessions the server admitted at once (the probe)
     db_refused: int | None = None  # connection attempts the server refused (the probe)
     db_server_cpu_s: float | None = None  # CPU of the database server's processes (the probe)
@@ -111,6 +115,16 @@ class Trial(ModelAtN):
 
     @property
     def server_cpu_ms_per_record(self) -> float | None:
+        """The database server's CPU per *completed* record: a record that failed at the door
+        (refused) costs the server a fork and little else, so per attempted record a failing
+        job looks cheap (`server_cpu_ms_per_attempted`)."""
+        completed = self.records - self.errors
+        if self.db_server_cpu_s is None or completed <= 0:
+            return None
+        return self.db_server_cpu_s / completed * 1000.0
+
+    @property
+    def server_cpu_ms_per_attempted(self) -> float | None:
         if self.db_server_cpu_s is None or not self.records:
             return None
         return self.db_server_cpu_s / self.records * 1000.0

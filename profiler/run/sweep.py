@@ -22,6 +22,7 @@ import os
 from profiler import format as fmt
 from profiler.analysis.sanity import MIN_WINDOW_S, Reason, trial_reasons
 from profiler.analysis.standings import decisive, table
+from profiler.analysis.story import sides
 from profiler.measure.session import Session
 from profiler.models import default_models, get_model, simplicity_rank
 from profiler.results import Config, Results, Standings, Tie, Trial
@@ -57,6 +58,7 @@ class Budget:
         self.session = session
         self.overhead_s = TRIAL_OVERHEAD_GUESS_S
         self._reserve_s = reserve_s
+        self.per_worker_s: dict[str, float] = {}  # start-up per worker process, by model
 
     @property
     def reserve_s(self) -> float:
@@ -69,12 +71,25 @@ class Budget:
     def remaining_s(self) -> float:
         return self.total_s - self.reserve_s - self.session.elapsed_s
 
-    def fits(self, window_s: float, keep_back_s: float = 0.0) -> bool:
-        return window_s + self.overhead_s <= self.remaining_s - keep_back_s
+    def fits(self, window_s: float, keep_back_s: float = 0.0, model: str = "", n: int = 1) -> bool:
+        return window_s + self.start_s(model, n) <= self.remaining_s - keep_back_s
+
+    def start_s(self, model: str, n: int) -> float:
+        """What a trial costs beyond its window: the last trial's, or for a model that
+        starts a process per worker, the start measured per worker times N (32 processes
+        importing a database driver took 27 s on 2 busy cores: a guess from 2 would not)."""
+        per_worker = self.per_worker_s.get(model)
+        if per_worker is None:
+            return self.overhead_s
+        return max(self.overhead_s, per_worker * max(n, 1))
 
     def learn(self, trial: Trial, took_s: float) -> None:
         if trial.ok:
             self.overhead_s = max(0.2, took_s - trial.wall_s)
+        if get_model(trial.model).handlers_in_other_processes and trial.concurrency > 0:
+            spent = took_s - (trial.wall_s if trial.ok else 0.0)
+            self.per_worker_s[trial.model] = max(self.per_worker_s.get(trial.model, 0.0),
+                                                 spent / trial.concurrency)
 
 
 class Sweep:
@@ -93,7 +108,6 @@ class Sweep:
         self.target_s = min(1.0, max(FIRST_STEP_MIN_S, options.budget_s / 45))
         self.keep_back_s = REPEAT_SHARE * options.budget_s if settle else 0.0
         self.base_rps = 0.0
-        self.cpu_fraction: float | None = None  # on-CPU share of sequential, for ceilings
         self.cores = os.cpu_count() or 1
         self.kind = prepared.workload.handle_kind
 
@@ -110,6 +124,7 @@ class Sweep:
         if climbs is None:
             return
         self._settle()
+        self._resume(climbs)
         not_reached = [c.model for c in climbs if c.stop is Stop.BUDGET]
         if not_reached:
             self.session.log("budget", "models not fully explored within the budget: "
@@ -175,7 +190,11 @@ class Sweep:
                          f"{again_records:,} records", model, n)
         again = self._trial(model, n, again_records, repeat=self._repeats(model, n))
         still = self._suspect(again)
-        if still:
+        if not again.ok:
+            self.session.log("suspect", f"{again.label} re-measurement failed ({again.status}: "
+                             f"{again.status_detail}): excluded, its first reading never confirmed",
+                             model, n)
+        elif still:
             again.suspect = "; ".join(map(str, still))
             self.session.log("suspect", f"{again.label} re-measured: still {again.suspect}", model, n)
         else:
@@ -203,7 +222,7 @@ class Sweep:
             return None
         last = done[-1]
         records = last.records
-        if not self.budget.fits(records / max(last.throughput_rps, 1e-9)):
+        if not self.budget.fits(records / max(last.throughput_rps, 1e-9), 0.0, model, n):
             return None
         trial = self._trial(model, n, records, repeat=self._repeats(model, n))
         suspect = self._suspect(trial)
@@ -248,8 +267,6 @@ class Sweep:
         seq = self._measure("sequential", 1, records)
         if seq.ok and seq.throughput_rps > 0:
             self.base_rps = seq.throughput_rps
-            if seq.cpu_s is not None and seq.wall_s > 0:
-                self.cpu_fraction = seq.cpu_s / seq.wall_s
         self.session.log("baseline", f"sequential: {self.base_rps:,.1f} records/s, CPU "
                          f"{seq.cpu_util or 0:.2f} cores", "sequential", 1)
 
@@ -266,7 +283,8 @@ class Sweep:
                 continue
             first, cap = model.first_step(self.options.model_settings)
             climbs.append(Climb(name, cap or model.climb_cap(self.cores), self.options.constraints,
-                                n=first))
+                                n=first, cores=self.cores,
+                                cap_reason="" if cap else model.cap_reason(self.cores)))
         return climbs
 
     def _unbounded(self, climbs: list[Climb]) -> None:
@@ -286,37 +304,72 @@ class Sweep:
         outcome = (f"{trial.throughput_rps:,.1f} records/s, {trial.tasks_peak or 0} tasks peak, "
                    f"{trial.errors} errors" if trial.ok else f"{trial.status}: {trial.status_detail}")
         self.session.log("unbounded", f"unbounded gather of {count} records: {outcome}", model, 0)
+        if self.kind == "both":  # a story: its bounded form is priced next to it, so measure one now
+            climb = next(c for c in climbs if c.model == model)
+            self._take(climb, climb.predicted_rps(self.base_rps))
 
     def _leader_rps(self) -> float:
-        """What a climb must beat: the standings' fastest (never a suspect reading), or
-        sequential before anything else is eligible."""
-        fastest = self._table().fastest
-        return max(self.base_rps, fastest.throughput_rps if fastest is not None else 0.0)
+        """What a climb must beat to go on: the fastest confirmed configuration at its
+        slowest repeat, so noise in the leader's favour prunes nothing; or sequential before
+        anything else is. Never a suspect reading (the standings exclude it), nor one whose
+        suspect first trial a single re-measurement replaced: until a repeat agrees with that
+        re-measurement, nothing is pruned against it."""
+        s = self._table()
+        confirmed = [c for c in s.eligible
+                     if not ((r := s.standing(c)) is not None and r.left_out and c.repeats < 2)]
+        lead = max((min(c.throughputs) for c in confirmed), default=0.0)
+        return max(self.base_rps, lead)
 
     def _step(self, climbs: list[Climb]) -> bool:
         """One step of the most promising climb; False when none is left to take."""
-        ceilings = {c.model: ceiling(c, self.base_rps, self.cpu_fraction, self.cores) for c in climbs}
+        ceilings = {c.model: ceiling(c, self.cores) for c in climbs}
         pick = next_climb(climbs, self._leader_rps(), ceilings, self.kind)
         for climb, why in pick.ended:
             self.session.log("stop", why, climb.model, climb.n)
         climb = pick.climb
         if climb is None:
             return False
-        first = not climb.started
-        rps = pick.expected_rps or climb.predicted_rps(self.base_rps)
-        share = max(FIRST_STEP_SHARE * self.target_s, FIRST_STEP_MIN_S) if first else self.target_s
-        count = self._records(records_for(share, rps, climb.n, self.prepared.available_records))
-        if not self.budget.fits(count / rps, self.keep_back_s):
-            climb.end(Stop.BUDGET, f"not reached N={climb.n}: {max(self.budget.remaining_s, 0):.1f} s "
-                      f"left, {REPEAT_SHARE:.0%} of the budget kept for settling and repeats")
-            self.session.log("budget", climb.stopped, climb.model, climb.n)
-            return True
         if pick.jump:
             self.session.log("jump", pick.jump, climb.model, climb.n)
+        self._take(climb, pick.expected_rps or climb.predicted_rps(self.base_rps))
+        return True
+
+    def _take(self, climb: Climb, rps: float) -> None:
+        """Measure the climb's next N (or end it there when the budget cannot pay for it)."""
+        first = not climb.started
+        share = max(FIRST_STEP_SHARE * self.target_s, FIRST_STEP_MIN_S) if first else self.target_s
+        count = self._records(records_for(share, rps, climb.n, self.prepared.available_records))
+        if not self.budget.fits(count / rps, self.keep_back_s, climb.model, climb.n):
+            start = self.budget.start_s(climb.model, climb.n)
+            climb.end(Stop.BUDGET, f"not reached N={climb.n}: {max(self.budget.remaining_s, 0):.1f} s "
+                      f"left for a trial of ~{count / rps + start:.1f} s (its window and "
+                      f"{start:.1f} s to start, as measured), {REPEAT_SHARE:.0%} of the budget "
+                      "kept for settling and repeats")
+            self.session.log("budget", climb.stopped, climb.model, climb.n)
+            return
         n = climb.n
         message = climb.observe(self._measure(climb.model, n, count), self.base_rps)
         self.session.log("climb" if climb.stop is None else "stop", message, climb.model, n)
-        return True
+
+    def _resume(self, climbs: list[Climb]) -> None:
+        """Budget left after settling goes where the evidence says more is to gain: a climb
+        the budget stopped while its last step still gained resumes (without the share kept
+        for settling, which is spent), then the comparisons are settled again."""
+        waiting = [c for c in climbs if c.stop is Stop.BUDGET and c.points
+                   and (len(c.points) < 2 or c.points[-1][1] > c.points[-2][1] * (1 + MIN_GAIN))]
+        if not waiting or not self.budget.fits(self.target_s):
+            return
+        for c in waiting:
+            gain = (c.points[-1][1] / c.points[-2][1] - 1) if len(c.points) >= 2 else None
+            c.stop, c.stopped = None, ""
+            self.session.log("budget", f"{max(self.budget.remaining_s, 0):.1f} s left after settling: "
+                             f"resuming {c.model}'s climb at N={c.n}, stopped by the budget while "
+                             + (f"still gaining ({gain:+.1%})" if gain is not None else "after its first step"),
+                             c.model, c.n)
+        self.keep_back_s = 0.0
+        while self._step(climbs):
+            pass
+        self._settle()
 
     def _settle(self) -> None:
         """Second measurements, then repeats until the deciding comparisons separate."""
@@ -342,6 +395,15 @@ class Sweep:
                                  f"separated when the repeats ended: {tie.advantage()}",
                                  tie.faster.model, tie.faster.concurrency)
 
+    def _story_sides(self, standings: Standings) -> list[tuple[Config, str]]:
+        """The story's job as it was and its rewrite's bounded form (`analysis.story.sides`),
+        whose batch times the headline gives with their interval (a job with both forms only)."""
+        if self.kind != "both":
+            return []
+        baseline, _, bounded = sides(standings)
+        return [(c, what) for c, what in ((baseline, "the story's job as it was"),
+                                          (bounded, "the story's bounded rewrite")) if c is not None]
+
     def _decisive(self) -> list[Tie]:
         return decisive(self._table())
 
@@ -355,6 +417,10 @@ class Sweep:
                        (best, "a second measurement of the leader")):
             if c is not None and c.repeats < 2:
                 return c, why
+        story = self._story_sides(standings)
+        for c, why in story:
+            if c.repeats < 2:
+                return c, f"a second measurement of {why}: the spread of its batch time"
         for tie in self._decisive():
             key = (tie.simpler.key, tie.faster.key)
             if tie.settled:
@@ -376,7 +442,7 @@ class Sweep:
                                  f"separated after {MAX_SETTLE_REPEATS} repeats: {tie.advantage()}",
                                  tie.faster.model, tie.faster.concurrency)
         want = max(self.options.repeat, 3)
-        for c in (best, sequential):
+        for c in (best, sequential, *(c for c, _ in story)):
             if c is not None and c.repeats < want:
                 return c, f"repeat {c.repeats + 1} of {want} for the noise of the prediction"
         for c in standings.leaders(LEADERS):

@@ -101,6 +101,10 @@ class CeleryModel(Model):
     def climb_cap(self, cpu_count: int) -> int:
         return 4 * cpu_count  # each worker is a process (~40 MiB): the sweep stops here
 
+    def cap_reason(self, cpu_count: int) -> str:
+        return ("4 worker processes per core, a safety bound on start-up within the budget "
+                "(--concurrency goes to 16 per core)")
+
     def default_grid(self, cpu_count: int) -> list[int]:
         return [cpu_count]
 
@@ -164,6 +168,7 @@ def _run(opts: CeleryOptions, names: cw.QueueNames, folder: str, records: list[A
         if opts.is_redis:
             metrics["visibility_timeout_s"] = visibility
         broker = Broker(opts, names, transport)
+        broker.group = n  # a task per worker per round trip: none waits for the producer
         workers.go(transport)
         probes = broker.probe(PROBE_TASKS)
         metrics["cluster_connections"] = hooks.tree_connections()

@@ -89,6 +89,9 @@ class DaskModel(Model):
     def default_grid(self, cpu_count: int) -> list[int]:
         return [cpu_count]
 
+    def cap_reason(self, cpu_count: int) -> str:
+        return "2 worker processes per core in a local cluster started per trial (a safety bound)"
+
     def first_step(self, options: Mapping[str, Any]) -> tuple[int, int]:
         # An external cluster uses all its workers whatever N says: one trial, at N=1.
         return (1, 1) if options.get("scheduler") else (2, 0)
