@@ -131,16 +131,21 @@ def climb_on(sides: list[Swept], options: RunOptions, until: float, progress: Pr
             n = min(n * 2, cap)
 
 
+def _model_top(side: Swept, model: str) -> Config | None:
+    """The side's fastest bounded configuration of `model` so far."""
+    return max((c for c in table(side.results).configs if c.model == model and c.concurrency > 0),
+               key=lambda c: c.throughput_rps, default=None)
+
+
 def _model_best(side: Swept, model: str) -> float:
-    return max((c.throughput_rps for c in table(side.results).configs if c.model == model
-                and c.concurrency > 0), default=0.0)
+    top = _model_top(side, model)
+    return top.throughput_rps if top is not None else 0.0
 
 
 def _expected(side: Swept, model: str, n: int) -> float:
     """Throughput expected at `n`: the model's best so far, scaled linearly (an upper bound,
     so the window is never shorter than planned)."""
-    configs = [c for c in table(side.results).configs if c.model == model and c.concurrency > 0]
-    if not configs:
+    top = _model_top(side, model)
+    if top is None:
         return max(1.0, table(side.results).sequential_rps or 1.0)
-    top = max(configs, key=lambda c: c.throughput_rps)
     return max(top.throughput_rps * n / top.concurrency, 1.0)
