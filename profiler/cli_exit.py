@@ -14,7 +14,6 @@ import contextlib
 import functools
 import io
 import os
-import signal
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -23,7 +22,7 @@ import typer
 
 from profiler.errors import ConcurError
 from profiler.redact import redact
-from profiler.run.signals import HANDLED, Received, interrupt_on_signals, signal_name
+from profiler.run.signals import Received, interrupt_on_signals, signal_name
 
 EXIT_OK = 0
 EXIT_GATE_FAILED = 1
@@ -59,13 +58,14 @@ def run_app(app: typer.Typer, argv: list[str] | None = None) -> int:
     for info in app.registered_commands:  # before typer turns a KeyboardInterrupt into a silent 130
         if info.callback is not None and not getattr(info.callback, "concur_interruptible", False):
             info.callback = _interruptible(info.callback)
-    with interrupt_on_signals() as received, _guarded_streams():
-        code = _main(app, argv, received)
-    if received.signals:
-        # Stopping already; a further signal while the process exits has nothing left to
-        # stop and would only turn the exit into a traceback.
-        for sig in HANDLED:
-            signal.signal(sig, signal.SIG_IGN)
+    # Ignored, not restored, on the way out: the exit code is decided, and a further
+    # signal has nothing left to stop (it would only turn the exit into a death by signal).
+    received = Received()
+    try:
+        with interrupt_on_signals(then_ignore=True) as received, _guarded_streams():
+            code = _main(app, argv, received)
+    except KeyboardInterrupt:  # one more signal while the streams were being put back
+        code = EXIT_INTERRUPTED
     if code == EXIT_INTERRUPTED:
         code = received.exit_code(EXIT_INTERRUPTED)
     return code

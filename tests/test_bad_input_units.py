@@ -64,6 +64,47 @@ def test_an_ignored_hangup_stays_ignored():
     assert done.returncode == 0 and done.stdout.strip() == "[]", done.stderr
 
 
+def test_a_ctrl_c_while_concur_winds_down_still_exits_130():
+    """A second Ctrl-C landing after the command returned, while `concur` puts its output
+    streams back (here: during stdout's last flush), used to escape as an uncaught
+    KeyboardInterrupt: the process died by SIGINT (-2) instead of exiting 130."""
+    script = textwrap.dedent("""
+        import io, os, signal, sys, time
+        import typer
+        from profiler.cli_exit import run_app
+
+        class LateCtrlC(io.StringIO):
+            armed = False
+            def fileno(self):
+                return 1
+            def flush(self):  # the Ctrl-C lands in the last flush, as concur puts stdout back
+                if self.armed and sys._getframe(1).f_code.co_name == "_guarded_streams":
+                    self.armed = False
+                    os.kill(os.getpid(), signal.SIGINT)
+                    for _ in range(10000):  # the handler runs at the next bytecode boundary
+                        pass
+
+        stdout = LateCtrlC()
+        sys.stdout = stdout
+        app = typer.Typer()
+        @app.command()
+        def work() -> None:
+            stdout.armed = True
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)
+        @app.command()
+        def other() -> None:
+            pass
+        code = run_app(app, ["work"])
+        os.kill(os.getpid(), signal.SIGINT)  # and one more after the exit code is decided
+        time.sleep(0.2)
+        sys.exit(code)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 130, (done.returncode, done.stderr)
+    assert "Traceback" not in done.stderr and "interrupted (Ctrl-C)" in done.stderr
+
+
 def test_a_claimed_folder_cannot_be_claimed_again_and_leaves_no_file(tmp_path):
     out = tmp_path / "report"
     with claim_folder(out):

@@ -65,9 +65,15 @@ def signal_name(exc: BaseException) -> str:
 
 
 @contextlib.contextmanager
-def interrupt_on_signals() -> Iterator[Received]:
+def interrupt_on_signals(then_ignore: bool = False) -> Iterator[Received]:
     """While active (main thread only), SIGINT, SIGTERM and SIGHUP raise in the main thread
-    (KeyboardInterrupt, or `Stopped` for the last two) and are recorded in order."""
+    (KeyboardInterrupt, or `Stopped` for the last two) and are recorded in order.
+
+    `then_ignore`: on leaving, ignore them instead of restoring the previous handlers, for
+    a process that only exits afterwards. Restoring Python's own SIGINT handler there left
+    a window: a second Ctrl-C landing while the first one's exit code was being returned
+    raised a KeyboardInterrupt nobody caught, and the process died by SIGINT (exit −2)
+    instead of exiting 130 with its report written."""
     received = Received()
     if threading.current_thread() is not threading.main_thread():
         yield received  # signal handlers can only be set from the main thread
@@ -87,4 +93,4 @@ def interrupt_on_signals() -> Iterator[Received]:
         yield received
     finally:
         for sig, old in previous.items():
-            signal.signal(sig, old)
+            signal.signal(sig, signal.SIG_IGN if then_ignore else old)
