@@ -97,3 +97,17 @@ def test_different_environments_are_flagged(tmp_path, no_plots):
     b.environment.cpu_count = 16
     out, index = render(make_compare_run([300, 305, 310]), b, tmp_path)
     assert "Different environments (2 vs 16 cores" in Page(index.read_text(encoding="utf-8")).text
+
+
+def test_a_candidate_failing_its_records_gets_no_full_batch_time_and_says_why():
+    """Issue 22: a time for a job that fails is not a time. The run's every configuration
+    fails 40 % of its records; the baseline's batch time stays, the candidate's is withheld
+    with the reason, and no winner is read from a metric one side does not have."""
+    failing = make_compare_run([400, 410, 405])
+    for t in failing.trials:
+        t.errors = int(0.4 * t.records)
+    outcome = compare_runs(make_compare_run([300, 310, 305]), failing, total=300_000)
+    batch = next(d for d in outcome.deltas if d.key == "full_batch")
+    assert batch.baseline == pytest.approx(300_000 / 305, rel=0.01) and batch.candidate is None
+    assert batch.better is None and batch.comparison is None
+    assert batch.method == "the candidate fails 40 % of records: it would not finish the batch"

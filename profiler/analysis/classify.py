@@ -28,6 +28,7 @@ import statistics
 from dataclasses import dataclass
 
 from profiler import format as fmt
+from profiler.analysis.configs import ERROR_ALLOWANCE
 from profiler.analysis.failure import handler_failure
 from profiler.analysis.standings import table
 from profiler.results import Classification, Config, Results, Trial
@@ -39,7 +40,6 @@ IO_BOUND_AT = 0.30  # cpu_fraction at or below: I/O-bound
 MIN_RECORDS = 20  # fewer records than this and one slow record moves the fraction
 MIN_WALL_S = 0.2  # shorter windows are dominated by sampling granularity (~50 ms)
 FEW_RECORDS = 50  # usable, but confidence drops
-ERROR_ALLOWANCE = 0.01
 
 RELEASES_GIL_SPEEDUP = 1.5  # threads at N ≥ 2 at least this much faster than sequential ...
 RELEASES_GIL_CPU_UTIL = 1.3  # ... while keeping more than this many cores busy

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from profiler import format as fmt
+from profiler.analysis.configs import unfinished
 from profiler.analysis.standings import table
 from profiler.analysis.story import bounded_form, is_rewrite_model, story_of
 from profiler.results import Config, Results, Story, Trial
@@ -38,6 +39,9 @@ class Metric:
     phrase: str  # inside a sentence
     higher_is_better: bool = False
     difference: Callable[[float | None], str] | None = None  # the change in the metric's unit
+    # Why a configuration has no value at all (not merely an unmeasured one), e.g. a batch
+    # time for a configuration that fails its records; None: every configuration has one.
+    withheld: Callable[[Config], str | None] | None = None
 
 
 METRICS: tuple[Metric, ...] = (
@@ -61,7 +65,7 @@ def batch_metric(total: int) -> Metric:
     """The whole batch's time at each trial's throughput (`--total`), with the difference."""
     return Metric("full_batch", f"Full batch ({fmt.count(total)} records)",
                   lambda t: full_batch_s(total, t.throughput_rps), fmt.duration, "full-batch time",
-                  difference=fmt.signed_duration)
+                  difference=fmt.signed_duration, withheld=unfinished)
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,7 @@ class Delta:
     candidate: float | None
     comparison: Comparison | None  # None: not measured on both sides
     better: str | None  # label of the better run; None unless the difference is beyond the noise
+    note: str = ""  # why a side has no value (`Metric.withheld`), said instead of a method
 
     @property
     def key(self) -> str:
@@ -104,6 +109,8 @@ class Delta:
 
     @property
     def method(self) -> str:
+        if self.note:
+            return self.note
         return "not measured on both sides" if self.comparison is None else self.comparison.method
 
     @property
@@ -232,12 +239,15 @@ class CompareOutcome:
 
 def compare_metric(metric: Metric, base: Config | None, cand: Config | None,
                    labels: tuple[str, str]) -> Delta:
-    a = base.values(metric.get) if base else []
-    b = cand.values(metric.get) if cand else []
+    withheld = {label: why for label, c in zip(labels, (base, cand), strict=True)
+                if c is not None and metric.withheld and (why := metric.withheld(c))}
+    a = base.values(metric.get) if base and labels[0] not in withheld else []
+    b = cand.values(metric.get) if cand and labels[1] not in withheld else []
     mean_a = sum(a) / len(a) if a else None
     mean_b = sum(b) / len(b) if b else None
     if not a or not b:
-        return Delta(metric, mean_a, mean_b, None, None)
+        note = "; ".join(f"the {label} {why}" for label, why in withheld.items())
+        return Delta(metric, mean_a, mean_b, None, None, note)
     judgement = compare(a, b)
     better = None
     if judgement.significant:

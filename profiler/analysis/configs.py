@@ -30,6 +30,14 @@ class Violation:
         return f"{self.measured} (limit {self.limit})"
 
 
+def unfinished(c: Config) -> str | None:
+    """Why `c` has no batch time: it fails so many records (the error allowance) that it
+    would not finish the batch; None when it would. A time for a job that fails is not a time."""
+    if c.error_rate < ERROR_ALLOWANCE:
+        return None
+    return f"fails {fmt.pct(c.error_rate)} of records: it would not finish the batch"
+
+
 def violations(c: Config, k: Constraints | None = None) -> list[Violation]:
     """Every limit `c` breaks: the error allowance always, the constraints when given."""
     out: list[Violation] = []

@@ -21,7 +21,7 @@ from __future__ import annotations
 import statistics
 
 from profiler import format as fmt
-from profiler.analysis.configs import ERROR_ALLOWANCE
+from profiler.analysis.configs import unfinished
 from profiler.analysis.standings import table
 from profiler.errors import ConfigError
 from profiler.results import Config, PredictionRow, Predictions, Results, Trial, Validation
@@ -81,8 +81,8 @@ def prediction(c: Config, total: int, recommended: bool = False,
     if mean <= 0:
         row.note = "no record completed without error: no prediction"
         return row
-    if c.error_rate >= ERROR_ALLOWANCE:  # a batch that fails is not a batch that ends later
-        row.note = f"fails {fmt.pct(c.error_rate)} of records: it would not finish the batch"
+    if (fails := unfinished(c)) is not None:  # a batch that fails is not a batch that ends later
+        row.note = fails
         return row
     notes: list[str] = []
     interval = mean_interval(xs)
