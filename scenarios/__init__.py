@@ -94,8 +94,8 @@ CATALOG: list[Scenario] = [
         "--models sequential,threads,processes --concurrency 2,4 --records 60"),
     _scenario(
         "mixed-etl", "scenarios.mixed_etl:etl",
-        "Parse 400 CSV lines (~3 ms CPU), wait 3 ms on a lookup, append a line: half CPU, half "
-        "waiting.",
+        "Parse 400 CSV lines (1–3 ms CPU), wait as long on a lookup, append a line: half CPU, "
+        "half waiting.",
         "--models sequential,threads,processes,asyncio --concurrency 2,4 --records 300"),
 ]
 
