@@ -58,11 +58,11 @@ def run_app(app: typer.Typer, argv: list[str] | None = None) -> int:
     for info in app.registered_commands:  # before typer turns a KeyboardInterrupt into a silent 130
         if info.callback is not None and not getattr(info.callback, "concur_interruptible", False):
             info.callback = _interruptible(info.callback)
-    # Ignored, not restored, on the way out: the exit code is decided, and a further
-    # signal has nothing left to stop (it would only turn the exit into a death by signal).
+    # Once a signal stopped the run, a further one has nothing left to stop (it would only
+    # turn the exit into a death by signal): ignored, not restored, on the way out.
     received = Received()
     try:
-        with interrupt_on_signals(then_ignore=True) as received, _guarded_streams():
+        with interrupt_on_signals(ignore_once_stopping=True) as received, _guarded_streams():
             code = _main(app, argv, received)
     except KeyboardInterrupt:  # one more signal while the streams were being put back
         code = EXIT_INTERRUPTED

@@ -105,6 +105,22 @@ def test_a_ctrl_c_while_concur_winds_down_still_exits_130():
     assert "Traceback" not in done.stderr and "interrupted (Ctrl-C)" in done.stderr
 
 
+def test_concur_called_in_process_gives_the_callers_signal_handlers_back(fresh_signals):
+    """A run that no signal stopped restores what it found: a caller in the same process (a
+    test worker) must not go on with SIGTERM ignored, nor start programs that inherit that
+    (a revision gate started after an in-process `concur gate` ignored the test's SIGTERM)."""
+    import typer
+
+    from profiler.cli_exit import run_app
+
+    app = typer.Typer()
+    app.command(name="work")(lambda: None)
+    app.command(name="other")(lambda: None)
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    assert run_app(app, ["work"]) == 0
+    assert {sig: signal.getsignal(sig) for sig in before} == before
+
+
 def test_a_claimed_folder_cannot_be_claimed_again_and_leaves_no_file(tmp_path):
     out = tmp_path / "report"
     with claim_folder(out):

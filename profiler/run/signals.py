@@ -65,15 +65,17 @@ def signal_name(exc: BaseException) -> str:
 
 
 @contextlib.contextmanager
-def interrupt_on_signals(then_ignore: bool = False) -> Iterator[Received]:
+def interrupt_on_signals(ignore_once_stopping: bool = False) -> Iterator[Received]:
     """While active (main thread only), SIGINT, SIGTERM and SIGHUP raise in the main thread
     (KeyboardInterrupt, or `Stopped` for the last two) and are recorded in order.
 
-    `then_ignore`: on leaving, ignore them instead of restoring the previous handlers, for
-    a process that only exits afterwards. Restoring Python's own SIGINT handler there left
-    a window: a second Ctrl-C landing while the first one's exit code was being returned
-    raised a KeyboardInterrupt nobody caught, and the process died by SIGINT (exit −2)
-    instead of exiting 130 with its report written."""
+    `ignore_once_stopping`: when a signal did arrive, leave them ignored on the way out
+    instead of restoring the previous handlers: the process is stopping, and restoring
+    Python's own SIGINT handler left a window where a second Ctrl-C raised a
+    KeyboardInterrupt nobody caught (the process died by SIGINT, exit −2, instead of
+    exiting 130 with its report written). Without a signal the handlers are restored: a
+    caller in the same process (a test calling `concur` in-process) keeps its own, and the
+    programs it starts later are not started with SIGTERM ignored."""
     received = Received()
     if threading.current_thread() is not threading.main_thread():
         yield received  # signal handlers can only be set from the main thread
@@ -92,5 +94,6 @@ def interrupt_on_signals(then_ignore: bool = False) -> Iterator[Received]:
     try:
         yield received
     finally:
+        stopping = ignore_once_stopping and bool(received.signals)
         for sig, old in previous.items():
-            signal.signal(sig, signal.SIG_IGN if then_ignore else old)
+            signal.signal(sig, signal.SIG_IGN if stopping else old)
