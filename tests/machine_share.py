@@ -7,10 +7,12 @@ would read a neighbour's load as the workload's. Such a test takes this lock exc
 (a writer); every other test takes it shared (a reader). So timing tests see the quiet
 machine they were written for, and the rest run two at once.
 
-`ALONE` decides which is which: every test marked `slow` runs alone unless its module is
-listed in `SHARED_MODULES` (audited: nothing it asserts depends on speed, only bounds far
-from a loaded machine's figures). A new slow test is therefore alone until someone
-checks it can share: the safe default.
+`runs_alone` decides which is which: every test marked `slow` runs alone unless its module
+is listed in `SHARED_MODULES` (audited: nothing it asserts depends on speed, only bounds
+far from a loaded machine's figures) or the test itself is marked `shared` (the same audit
+for one test in a module that otherwise measures speed: a crash recorded, a timeout kept,
+files left behind). A new slow test is therefore alone until someone checks it can
+share: the safe default.
 
 The lock is two `flock`s on files named by xdist's run id: a turnstile a writer holds
 while it waits and runs (so readers that keep arriving cannot starve it), and the
@@ -31,16 +33,27 @@ import pytest
 # Slow modules whose assertions hold on a loaded machine: outcomes, files, exit codes,
 # bounds of seconds where the expected figure is well under a second.
 SHARED_MODULES = frozenset({
-    "test_api", "test_cli_conventions", "test_cli_install", "test_cli_run",
+    "test_api", "test_celery_model", "test_cli_conventions", "test_cli_install", "test_cli_run",
+    "test_dask_model", "test_hostile_secrets", "test_readme", "test_report_console",
     "test_hostile_inputs", "test_run_service", "test_scenarios_db_embedded",
     "test_workload_targets",
 })
 
 
+def timing(test):
+    """A slow test that measures speed, in a module otherwise shared (in SHARED_MODULES):
+    alone, and run again (up to twice) when something outside the test run slowed it; a
+    real regression fails all three."""
+    return pytest.mark.alone(pytest.mark.flaky(reruns=2)(test))
+
+
 def runs_alone(item: pytest.Item) -> bool:
-    """A test that must not share the machine: marked `alone`, or slow outside SHARED_MODULES."""
+    """A test that must not share the machine: marked `alone`, or slow outside SHARED_MODULES
+    and not marked `shared`."""
     if item.get_closest_marker("alone") is not None:
         return True
+    if item.get_closest_marker("shared") is not None:
+        return False
     module = Path(str(item.fspath)).stem
     return item.get_closest_marker("slow") is not None and module not in SHARED_MODULES
 

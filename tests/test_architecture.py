@@ -36,6 +36,7 @@ def relay():
     del MODELS[model.name]
 
 
+@pytest.mark.shared  # 8 waiting threads against 1: no neighbour closes that gap
 @pytest.mark.slow
 def test_a_registered_model_is_swept_judged_and_reported_without_other_edits(relay, tmp_path):
     assert relay.name in default_models()

@@ -33,6 +33,7 @@ from profiler.models.celery.options import broker_reason, celery_options, redact
 from profiler.results import Trial
 from tests.conftest import run_cli
 from tests.factory import make_results, make_trial
+from tests.machine_share import timing
 
 pytest.importorskip("celery")
 
@@ -170,8 +171,7 @@ def test_a_dead_worker_is_a_warning_with_the_redelivered_and_lost_counts():
 # ---------------------------------------------------------------- real brokers
 
 BROKERS = [pytest.param(REDIS, id="redis"), pytest.param(RABBIT, id="rabbitmq")]
-slow = pytest.mark.slow
-timing = pytest.mark.flaky(reruns=2)  # a neighbour on the shared 2-core machine; see dask tests
+slow = pytest.mark.slow  # shares the machine (SHARED_MODULES) unless marked `timing`
 
 
 def need(broker: str) -> str:

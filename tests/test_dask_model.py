@@ -28,6 +28,7 @@ from profiler.models.dask.options import dask_options
 from profiler.results import Trial
 from tests.conftest import target
 from tests.factory import make_results, make_trial
+from tests.machine_share import timing
 
 pytest.importorskip("distributed")
 
@@ -132,10 +133,7 @@ def test_a_winning_cluster_is_said_so():
 
 # ---------------------------------------------------------------- real clusters
 
-slow = pytest.mark.slow
-# Timing on a shared 2-core machine: a run that a neighbour slowed is run again (up to
-# twice), as in test_measurement_models; a real regression fails all three.
-timing = pytest.mark.flaky(reruns=2)
+slow = pytest.mark.slow  # shares the machine (SHARED_MODULES) unless marked `timing`
 
 
 def dask_run(tgt: str, n: int, records: int, timeout_s: float = 60.0, **options) -> Trial:

@@ -77,6 +77,7 @@ def test_missing_results_file_is_exit_2(tmp_path):
     assert_usage_error(proc, "results file not found: a.json")
 
 
+@pytest.mark.shared  # an exit code, not speed
 @pytest.mark.slow
 def test_a_side_that_cannot_run_is_exit_3(tmp_path):
     broken = tmp_path / "broken.py"

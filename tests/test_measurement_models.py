@@ -56,6 +56,7 @@ def test_unbounded_asyncio_opens_more_connections(hold_server):
     assert unb.connections_peak >= 10 * thr.connections_peak, (unb.connections_peak, thr.connections_peak)
 
 
+@pytest.mark.shared  # counts and statuses, not speed
 @pytest.mark.parametrize("model,n", [("sequential", 1), ("threads", 4), ("processes", 2),
                                      ("asyncio-threads", 4)])
 def test_errors_are_counted_by_type_and_the_trial_completes(model, n):
@@ -68,12 +69,14 @@ def test_errors_are_counted_by_type_and_the_trial_completes(model, n):
     assert t.throughput_rps == pytest.approx((90 - 36) / t.wall_s)
 
 
+@pytest.mark.shared  # counts and statuses, not speed
 def test_crash_inside_a_worker_process_marks_the_trial_crashed():
     t = run_trial(TrialSpec(target("crashes_in_worker_processes"), "processes", 2, 40)).trial
     assert t.status == "crashed"
     assert "SIGSEGV" in t.status_detail
 
 
+@pytest.mark.shared  # counts and statuses, not speed
 def test_hard_exit_of_the_trial_process_is_recorded():
     t = run_trial(TrialSpec(target("exits_hard"), "sequential", 1, 10)).trial
     assert t.status == "crashed"
@@ -90,6 +93,7 @@ def test_hanging_handler_is_killed_at_the_timeout():
     assert elapsed < 3 + 2, elapsed
 
 
+@pytest.mark.shared  # counts and statuses, not speed
 @pytest.mark.parametrize("model", ["threads", "processes", "asyncio", "uvloop"])
 def test_async_handle_runs_under_every_model_that_can_host_a_loop(model):
     t = measure("async_sleep_10ms", model, 2, 20)

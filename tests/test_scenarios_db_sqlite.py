@@ -43,6 +43,7 @@ def sqlite_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, s
     assert not path.exists()  # the scenario's own file goes with its table
 
 
+@pytest.mark.shared  # outcomes, not speed
 def test_sqlite_is_the_default_outside_concur_and_has_no_server_probe(sqlite_env):
     from profiler.scenarios import db_batch, db_store
 
@@ -53,6 +54,7 @@ def test_sqlite_is_the_default_outside_concur_and_has_no_server_probe(sqlite_env
     assert db_batch.records(ROWS + 2)[-2:] == [1, 2]  # ids cycle over the table
 
 
+@pytest.mark.shared  # outcomes (every trial ran, a verdict exists), not speed
 def test_every_implementation_runs_on_sqlite_and_gets_a_verdict(sqlite_env, tmp_path: Path):
     out = tmp_path / "story.json"
     proc = run_cli("run", "scenarios/db_batch.py:sqlite_story", "--concurrency", "4,0", "--records", "200",

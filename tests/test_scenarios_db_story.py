@@ -100,7 +100,7 @@ class Watched:
 
 def test_the_story_on_a_fresh_machine(fresh_machine, tmp_path: Path):
     before = our_folders()
-    run = Watched(["run", "scenarios.db_batch:story", "--total", "300000", "--budget", "30",
+    run = Watched(["run", "scenarios.db_batch:story", "--total", "300000", "--budget", "20",
                    "--out", str(tmp_path / "report")], tmp_path)
     try:
         while run.proc.poll() is None:
@@ -163,6 +163,7 @@ def test_the_readme_gate_recipe_fails_the_naive_rewrite_naming_slowdown_and_sess
     assert data["story"]["rewrite"]["config"] == "asyncio×unbounded"
 
 
+@pytest.mark.shared  # processes left behind, not speed
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_a_signal_to_concur_mid_trial_leaves_no_postgres_running(fresh_machine, tmp_path, sig):
     """Ctrl-C (and, once concur turns SIGTERM into Ctrl-C, SIGTERM) unwinds through the
@@ -199,6 +200,7 @@ def test_a_signal_to_concur_mid_trial_leaves_no_postgres_running(fresh_machine, 
         run.kill_leftovers()
 
 
+@pytest.mark.shared  # slots and refusals, not speed
 def test_db_max_connections_sizes_the_embedded_server(fresh_machine, tmp_path: Path):
     """20 slots: 3 kept for superusers, 1 held by the probe: the gather of 100 records gets
     16 sessions at once and the rest of its connection attempts are refused."""
@@ -215,6 +217,7 @@ def test_db_max_connections_sizes_the_embedded_server(fresh_machine, tmp_path: P
     assert "max_connections 20" in load_results(out).workload.service
 
 
+@pytest.mark.shared  # one line, exit 2
 def test_too_few_db_connections_is_one_line_and_exit_2(tmp_path: Path):
     proc = run_cli("run", "scenarios.db_batch:story", "--db-max-connections", "2", cwd=tmp_path)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
