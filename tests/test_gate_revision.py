@@ -118,6 +118,29 @@ def test_sigterm_during_a_revision_gate_removes_the_worktree(repo):
     assert not Path(checked_out[1]).exists()
 
 
+@pytest.mark.slow
+def test_a_checkout_left_by_a_killed_gate_is_removed_by_the_next_one(repo):
+    """SIGKILL runs no cleanup: the checkout stays, and the next revision gate removes it
+    (its owner is dead) and prunes its registration."""
+    proc = subprocess.Popen([sys.executable, "-m", "profiler", "gate", "--baseline-rev", "HEAD",
+                             "--candidate", "job.py:handle", "--baseline-config", "threads:1",
+                             "--candidate-config", "threads:1", "--records", "3000", "--no-report",
+                             "-q"], cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while len(worktrees(repo)) < 2 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+        left = [Path(w) for w in worktrees(repo)[1:]]
+        assert len(left) == 1, worktrees(repo)
+    finally:
+        proc.kill()
+        proc.wait(30)
+    assert left[0].exists()  # nothing ran to remove it
+    again, _ = gate_json(repo, "--baseline-rev", "HEAD", "--candidate", "job.py:handle", *FAST)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert not left[0].parent.exists() and worktrees(repo) == [str(repo.resolve())]
+
+
 def test_not_a_git_repository_is_one_line_exit_2(tmp_path):
     (tmp_path / "job.py").write_text(SLEEP_JOB.format(delay=0.01))
     proc = run_cli("gate", "--baseline-rev", "HEAD", "--candidate", "job.py:handle", cwd=tmp_path)

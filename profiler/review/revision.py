@@ -20,16 +20,17 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from profiler.errors import ConfigError
+from profiler.files import owned_tempdir, stale_tempdirs
 from profiler.workload import split_target
 
 _ACTIVE: set[Path] = set()  # worktrees checked out by this process, removed on exit
+FOLDER_PREFIX = "concur-rev-"
 LABELS = ("baseline", "candidate")
 
 
@@ -74,20 +75,35 @@ def dirty(repo: Path) -> list[str]:
 
 @contextlib.contextmanager
 def worktree(repo: Path, commit: str) -> Iterator[Path]:
-    """`commit` checked out in a temporary folder, removed (and unregistered) on exit."""
-    folder = Path(tempfile.mkdtemp(prefix="concur-rev-")).resolve()
+    """`commit` checked out in a temporary folder, removed (and unregistered) on exit. The
+    checkout is `tree` inside a folder that names its owner: one a SIGKILLed gate left
+    behind is removed by the next revision gate (`remove_stale`)."""
+    remove_stale(repo)
+    folder = owned_tempdir(FOLDER_PREFIX)
+    tree = folder / "tree"
     try:
-        proc = git(repo, "worktree", "add", "--detach", "--quiet", str(folder), commit)
+        proc = git(repo, "worktree", "add", "--detach", "--quiet", str(tree), commit)
         if proc.returncode != 0:
             raise ConfigError(f"git worktree add failed for {commit[:12]}: "
                               f"{(proc.stderr.strip().splitlines() or ['no message'])[-1]}")
-        _ACTIVE.add(folder)
-        yield folder
+        _ACTIVE.add(tree)
+        yield tree
     finally:
-        _ACTIVE.discard(folder)
-        git(repo, "worktree", "remove", "--force", str(folder))
+        _ACTIVE.discard(tree)
+        git(repo, "worktree", "remove", "--force", str(tree))
         shutil.rmtree(folder, ignore_errors=True)
         git(repo, "worktree", "prune")
+
+
+def remove_stale(repo: Path, tmp: Path | None = None) -> list[Path]:
+    """Checkouts of gates that died without removing them (SIGKILL): removed, and their
+    registration in `repo` pruned. A checkout whose gate is alive is left alone."""
+    stale = stale_tempdirs(FOLDER_PREFIX, tmp)
+    for folder in stale:
+        shutil.rmtree(folder, ignore_errors=True)
+    if stale:
+        git(repo, "worktree", "prune")
+    return stale
 
 
 def at_revision(target: str, repo: Path, tree: Path, rev: str, cwd: Path) -> str:
