@@ -97,3 +97,20 @@ def test_validate_measures_a_long_run_and_corrects_the_prediction(tmp_path):
     row = results.predictions.recommended
     assert row.validated and row.wall_s == pytest.approx(100_000 / v.throughput_rps)
     assert not any(t.records == 3000 for t in results.trials)  # never one of the repeats
+
+
+def test_a_validation_that_disagrees_with_the_trials_widens_the_interval_both_ways():
+    """The async pool of the seed story: trials at 1,313 records/s, the 10,000-record
+    validation at 1,526 (+16 %); the 300,000-record batch then ran at 1,699 records/s, under
+    the interval the repeats alone gave (188–206 s for a measured 176.6 s)."""
+    results = make_results(*repeats("asyncio", 8, [1300.0, 1313.0, 1326.0]))
+    results.validation = Validation("asyncio", 8, 10_000, "ok", sweep_rps=1313.0,
+                                    predicted_s=10_000 / 1313, measured_s=10_000 / 1526,
+                                    throughput_rps=1526.0, correction=1526 / 1313)
+    row = predict(results, 300_000).rows[0]
+    disagreement = 1526 / 1313 - 1
+    assert row.wall_s == pytest.approx(300_000 / 1526)
+    assert row.low_s == pytest.approx(300_000 / (1526 * (1 + disagreement)))
+    assert row.high_s == pytest.approx(300_000 / (1526 * (1 - disagreement)))
+    assert row.low_s < 176.6 < row.high_s
+    assert "differ by 16 %: the interval allows as much either way" in row.note
