@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.battery import Concur
-from tests.machine_share import machine, runs_alone
+from tests.machine_share import alone_first, machine, runs_alone
 
 TESTS = Path(__file__).parent
 CORE = TESTS / "workloads" / "core.py"
@@ -23,6 +23,10 @@ CORE = TESTS / "workloads" / "core.py"
 os.environ.setdefault("CONCUR_TEST_RUN", uuid.uuid4().hex)
 
 REPORTS = (TESTS.parent / "reports", Path.cwd() / "reports")  # concur's default output folder
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    alone_first(items)
 
 
 @pytest.hookimpl(hookwrapper=True)

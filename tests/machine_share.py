@@ -58,6 +58,15 @@ def runs_alone(item: pytest.Item) -> bool:
     return item.get_closest_marker("slow") is not None and module not in SHARED_MODULES
 
 
+def alone_first(items: list[pytest.Item]) -> None:
+    """Modules with a test that runs alone first, the shared ones after (stable otherwise).
+    xdist hands out whole modules in this order: alone tests cannot overlap anyway, and a
+    run that ends on short shared modules keeps both workers busy to the end instead of
+    one waiting for the other's long timing module."""
+    alone = {item.path for item in items if runs_alone(item)}
+    items.sort(key=lambda item: item.path not in alone)
+
+
 @contextlib.contextmanager
 def machine(alone: bool) -> Iterator[None]:
     """Hold the machine alone (a writer) or shared (a reader) for the duration."""
