@@ -37,7 +37,7 @@ from profiler.results import Results, load_results
 from profiler.review import climbs
 from profiler.review.climbs import Swept
 from profiler.review.decision import SideFailed, Unfinished
-from profiler.review.revision import Checkout, checkouts, forget_modules, is_checkout
+from profiler.review.revision import Checkout, checkouts, forget_modules
 from profiler.run.options import RunOptions
 from profiler.run.prepare import Prepared, new_results, now_iso, prepare
 from profiler.run.service import exported, run_services
@@ -164,12 +164,12 @@ def _measure(spec: GateSpec, checkout: Checkout, pins: dict[str, tuple[str, int]
     sides = checkout.sides
     prepared: dict[str, Prepared] = {}
     try:
-        for label in sorted(to_run, key=lambda k: not is_checkout(sides[k])):
+        for label in sorted(to_run, key=lambda k: k not in checkout.trees):
             # A side at a revision first, its modules forgotten after: the working tree's
             # module of the same name must import as itself (`revision.forget_modules`).
             prepared[label] = prepare(sides[label], options)  # bad targets fail here
-            if is_checkout(sides[label]):
-                forget_modules(sides[label])
+            if label in checkout.trees:
+                forget_modules(checkout.trees[label])
         with run_services([prepared[k].workload for k in to_run], progress) as described:
             for p in prepared.values():
                 p.service = "; ".join(described)

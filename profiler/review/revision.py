@@ -29,7 +29,6 @@ from profiler.errors import ConfigError
 from profiler.files import owned_tempdir, stale_tempdirs
 from profiler.workload import split_target
 
-_ACTIVE: set[Path] = set()  # worktrees checked out by this process, removed on exit
 FOLDER_PREFIX = "concur-rev-"
 LABELS = ("baseline", "candidate")
 
@@ -41,6 +40,7 @@ class Checkout:
     sides: dict[str, str]  # label -> target to import (in a worktree for a side at a revision)
     shown: dict[str, str] = field(default_factory=dict)  # label -> the target as the user reads it
     notes: list[str] = field(default_factory=list)
+    trees: dict[str, Path] = field(default_factory=dict)  # label -> its worktree, for a side at a revision
 
 
 def git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -86,10 +86,8 @@ def worktree(repo: Path, commit: str) -> Iterator[Path]:
         if proc.returncode != 0:
             raise ConfigError(f"git worktree add failed for {commit[:12]}: "
                               f"{(proc.stderr.strip().splitlines() or ['no message'])[-1]}")
-        _ACTIVE.add(tree)
         yield tree
     finally:
-        _ACTIVE.discard(tree)
         git(repo, "worktree", "remove", "--force", str(tree))
         shutil.rmtree(folder, ignore_errors=True)
         git(repo, "worktree", "prune")
@@ -141,21 +139,13 @@ def _module_file(name: str, cwd: Path) -> Path | None:
     return None
 
 
-def is_checkout(target: str) -> bool:
-    """Whether `target` lies in a worktree this process checked out."""
-    base, _ = split_target(target)
-    path = Path(base)
-    return path.is_absolute() and any(path.is_relative_to(root) for root in _ACTIVE)
-
-
-def forget_modules(target: str) -> None:
-    """Drop from sys.modules what was imported from the checkout of `target`, so the working
+def forget_modules(tree: Path) -> None:
+    """Drop from sys.modules what was imported from the checkout `tree`, so the working
     tree's module of the same name (`pkg.job`) imports as itself afterwards; the objects
     already loaded (the side's handle, setup, service) stay alive through their references."""
-    roots = [root for root in _ACTIVE if Path(split_target(target)[0]).is_relative_to(root)]
     for name, module in list(sys.modules.items()):
         file = getattr(module, "__file__", None)
-        if file and any(Path(file).resolve().is_relative_to(root) for root in roots):
+        if file and Path(file).resolve().is_relative_to(tree):
             del sys.modules[name]
 
 
@@ -196,10 +186,10 @@ def checkouts(spec: Any, progress: Any = None) -> Iterator[Checkout]:
             notes.append(f"{k}: {targets[k]} as it is in the working tree, {state}")
             shown[k] = f"{targets[k]} (working tree{', uncommitted changes' if changed else ''})"
     with contextlib.ExitStack() as stack:
-        sides = {}
+        sides, trees = {}, {}
         for k in LABELS:
             if revs[k]:
-                tree = stack.enter_context(worktree(repo, commits[k]))
+                tree = trees[k] = stack.enter_context(worktree(repo, commits[k]))
                 sides[k] = at_revision(str(targets[k]), repo, tree, revs[k], cwd)
                 notes.insert(0, f"{k}: {targets[k]} at {revs[k]} ({commits[k][:12]}), checked out "
                              "in a temporary worktree")
@@ -208,7 +198,7 @@ def checkouts(spec: Any, progress: Any = None) -> Iterator[Checkout]:
         for line in notes:
             if progress is not None:
                 progress.note(line)
-        yield Checkout(sides, shown, notes)
+        yield Checkout(sides, shown, notes, trees)
 
 
 def _other(label: str) -> str:
