@@ -88,14 +88,17 @@ def measure(prepared: Prepared, options: RunOptions, progress: Progress,
     records = options.records or DEFAULT_RECORDS
     if prepared.available_records is not None:
         records = min(records, prepared.available_records)
+    # A grid no model can run fails before anything starts (even `uname`, which describing
+    # the environment runs).
+    grid = (explicit_grid(prepared, options.models, options.concurrency)
+            if options.concurrency is not None else None)
     results = new_results(prepared, records, options)
     session = Session(results, Path(options.json_path) if options.json_path else None, progress,
                       probe_factory=prepared.workload.probe, service_down=service_down)
     try:
-        if options.concurrency is None:
+        if grid is None:
             Sweep(session, prepared, options).run()
         else:
-            grid = explicit_grid(prepared, options.models, options.concurrency)
             for s in grid.skipped:
                 session.skip(s.model, s.concurrency, s.reason)
             planned = len(grid.pairs) * options.repeat

@@ -185,3 +185,21 @@ def test_models_that_name_no_model_are_an_error(text):
     with pytest.raises(ConfigError, match="names no model"):
         parse_models(text)
     assert parse_models(None) is None
+
+
+def test_a_grid_no_model_takes_fails_before_anything_starts(monkeypatch):
+    """`--concurrency 100000` was refused only after the run had described its machine,
+    which runs `uname -p` (platform.platform): a child process for a bad flag, which the
+    battery's watcher caught once in seven suites. Now the grid is checked first."""
+    import platform
+
+    from profiler import profile
+    from profiler.errors import ConfigError
+    from tests.battery import hostile
+
+    def no_child(*args, **kwargs):
+        raise AssertionError("the environment was described (uname runs) before the grid check")
+
+    monkeypatch.setattr(platform, "platform", no_child)
+    with pytest.raises(ConfigError, match="not 100000"):
+        profile(hostile("quick"), models=["threads", "processes"], concurrency=[100_000])
