@@ -30,10 +30,16 @@ class Violation:
         return f"{self.measured} (limit {self.limit})"
 
 
+def fails(error_rate: float) -> bool:
+    """Whether this share of failed records breaks the error allowance: such a configuration
+    is not usable, and would not finish a batch (no batch time is given for it)."""
+    return error_rate >= ERROR_ALLOWANCE
+
+
 def unfinished(c: Config) -> str | None:
     """Why `c` has no batch time: it fails so many records (the error allowance) that it
     would not finish the batch; None when it would. A time for a job that fails is not a time."""
-    if c.error_rate < ERROR_ALLOWANCE:
+    if not fails(c.error_rate):
         return None
     return f"fails {fmt.pct(c.error_rate)} of records: it would not finish the batch"
 
@@ -41,7 +47,7 @@ def unfinished(c: Config) -> str | None:
 def violations(c: Config, k: Constraints | None = None) -> list[Violation]:
     """Every limit `c` breaks: the error allowance always, the constraints when given."""
     out: list[Violation] = []
-    if c.error_rate >= ERROR_ALLOWANCE:
+    if fails(c.error_rate):
         out.append(Violation(ERRORS_RULE, f"{fmt.pct(c.error_rate)} of records failed "
                              f"({fmt.count(c.errors)} of {fmt.count(c.records)})",
                              fmt.pct(ERROR_ALLOWANCE)))

@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from profiler import format as fmt
-from profiler.analysis.configs import ERROR_ALLOWANCE
+from profiler.analysis.configs import fails
 from profiler.analysis.predict import prediction, validation_of
 from profiler.analysis.standings import table
 from profiler.models import MODELS
@@ -133,11 +133,6 @@ def side_name(model: str, concurrency: int, role: str) -> str:
         name, one, many = POOL_NAMES[model]
         return f"{name} of {fmt.count(concurrency)} {one if concurrency == 1 else many}"
     return f"the {model} {role} ({fmt.config(model, concurrency)})"
-
-
-def fails(error_rate: float) -> bool:
-    """A side failing this share of its records would not finish the batch: no batch time."""
-    return error_rate >= ERROR_ALLOWANCE
 
 
 def side(c: Config, role: str, total: int | None,
@@ -296,7 +291,7 @@ def _clauses(story: Story, failing: bool) -> list[str]:
         ratio = r.client_sockets_peak / max(b.client_sockets_peak, 1)
         clauses.append(f"it opened {fmt.times(ratio)} the client sockets "
                        f"({fmt.count(r.client_sockets_peak)} vs {fmt.count(b.client_sockets_peak)})")
-    if r.error_rate >= 0.01 and not failing:
+    if fails(r.error_rate) and not failing:
         clauses.append(f"{fmt.pct(r.error_rate)} of its records failed")
     if r.loop_overhead_cores is not None:
         clauses.append(f"it spent {fmt.cores(r.loop_overhead_cores)} in the event loop's own "
