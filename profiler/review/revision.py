@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from profiler.errors import ConfigError
-from profiler.files import owned_tempdir, stale_tempdirs
+from profiler.files import make_owned, owned_tempdir_name, stale_tempdirs
 from profiler.workload import split_target
 
 FOLDER_PREFIX = "concur-rev-"
@@ -79,9 +79,10 @@ def worktree(repo: Path, commit: str) -> Iterator[Path]:
     checkout is `tree` inside a folder that names its owner: one a SIGKILLed gate left
     behind is removed by the next revision gate (`remove_stale`)."""
     remove_stale(repo)
-    folder = owned_tempdir(FOLDER_PREFIX)
+    folder = owned_tempdir_name(FOLDER_PREFIX)
     tree = folder / "tree"
     try:
+        make_owned(folder)
         proc = git(repo, "worktree", "add", "--detach", "--quiet", str(tree), commit)
         if proc.returncode != 0:
             raise ConfigError(f"git worktree add failed for {commit[:12]}: "
