@@ -18,6 +18,7 @@ from profiler.run.options import positive
 from profiler.run.output import check_file, claim_folder
 from profiler.run.plan import parse_models
 from profiler.run.signals import Stopped, interrupt_on_signals, signal_name
+from tests.battery import default_signals
 
 
 @pytest.fixture
@@ -100,7 +101,8 @@ def test_a_ctrl_c_while_concur_winds_down_still_exits_130():
         time.sleep(0.2)
         sys.exit(code)
     """)
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                          preexec_fn=default_signals)  # a suite run in the background ignores SIGINT
     assert done.returncode == 130, (done.returncode, done.stderr)
     assert "Traceback" not in done.stderr and "interrupted (Ctrl-C)" in done.stderr
 
