@@ -245,14 +245,18 @@ class ExternalCluster:
             self.worker_pids = set(client.run(os.getpid).values())
 
     def close(self) -> None:
-        for p in reversed(self.procs):
-            p.send_signal(signal.SIGTERM)
-        for p in reversed(self.procs):
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(5)
+        """The workers first, then the scheduler: a worker told to stop while its scheduler
+        is going away too retries the goodbye until its timeout (10 s each, 20 s per test)."""
+        scheduler, *workers = self.procs
+        for group in (workers, [scheduler]):
+            for p in group:
+                p.send_signal(signal.SIGTERM)
+            for p in group:
+                try:
+                    p.wait(10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait(5)
 
 
 @pytest.fixture
