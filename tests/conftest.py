@@ -80,6 +80,14 @@ class HoldServer:
 
         self.loop.run_until_complete(start())
         self.loop.run_forever()
+        # Stopped: end the handlers still waiting on their clients while the loop can run
+        # their `finally`, then close it (left pending, the garbage collector destroyed
+        # them later, in whichever test was running, with a warning and a traceback).
+        pending = asyncio.all_tasks(self.loop)
+        for task in pending:
+            task.cancel()
+        self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        self.loop.close()
 
     def __enter__(self) -> HoldServer:
         self.thread.start()
