@@ -36,6 +36,7 @@ SHARED_MODULES = frozenset({
     "test_api", "test_celery_model", "test_cli_conventions", "test_cli_install", "test_cli_run",
     "test_dask_model", "test_hostile_secrets", "test_readme", "test_report_console",
     "test_hostile_inputs", "test_run_service", "test_scenarios_db_embedded",
+    "test_scenarios_db_postgres",
     "test_workload_targets",
 })
 

@@ -156,6 +156,7 @@ def test_missing_pyspy_is_one_warning_not_an_exception(tmp_path: Path) -> None:
     assert "unavailable" in e["gil_note"]
 
 
+@pytest.mark.shared  # one warning and no figures, not speed
 def test_pyspy_denied_attach_is_one_warning(tmp_path: Path) -> None:
     fake = tmp_path / "py-spy"
     fake.write_text("#!/bin/sh\necho 'Error: Permission Denied: Try running again with elevated "

@@ -95,6 +95,7 @@ def test_each_side_imports_its_own_package_and_uncommitted_changes_are_measured_
     assert worktrees(repo) == [str(repo.resolve())]
 
 
+@pytest.mark.shared  # a worktree removed and an exit code, not speed
 @pytest.mark.slow
 def test_sigterm_during_a_revision_gate_removes_the_worktree(repo):
     proc = subprocess.Popen([sys.executable, "-m", "profiler", "gate", "--baseline-rev", "HEAD",
@@ -118,10 +119,12 @@ def test_sigterm_during_a_revision_gate_removes_the_worktree(repo):
     assert not Path(checked_out[1]).exists()
 
 
+@pytest.mark.shared  # a folder removed; the second gate's verdict is not asserted
 @pytest.mark.slow
 def test_a_checkout_left_by_a_killed_gate_is_removed_by_the_next_one(repo):
     """SIGKILL runs no cleanup: the checkout stays, and the next revision gate removes it
-    (its owner is dead) and prunes its registration."""
+    (its owner is dead) and prunes its registration. That gate measured (exit 0 or 1: pass
+    or fail is a timing question, asked alone by the tests above)."""
     proc = subprocess.Popen([sys.executable, "-m", "profiler", "gate", "--baseline-rev", "HEAD",
                              "--candidate", "job.py:handle", "--baseline-config", "threads:1",
                              "--candidate-config", "threads:1", "--records", "3000", "--no-report",
@@ -136,8 +139,8 @@ def test_a_checkout_left_by_a_killed_gate_is_removed_by_the_next_one(repo):
         proc.kill()
         proc.wait(30)
     assert left[0].exists()  # nothing ran to remove it
-    again, _ = gate_json(repo, "--baseline-rev", "HEAD", "--candidate", "job.py:handle", *FAST)
-    assert again.returncode == 0, again.stdout + again.stderr
+    again, data = gate_json(repo, "--baseline-rev", "HEAD", "--candidate", "job.py:handle", *FAST)
+    assert again.returncode in (0, 1) and data["status"] in ("passed", "failed"), again.stderr
     assert not left[0].parent.exists() and worktrees(repo) == [str(repo.resolve())]
 
 
