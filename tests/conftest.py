@@ -32,7 +32,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
     """Setup, call and teardown hold the machine alone or shared (tests/machine_share.py)."""
-    with machine(runs_alone(item)):
+    with machine(runs_alone(item), item.nodeid):
         yield
 
 

@@ -25,9 +25,11 @@ import contextlib
 import fcntl
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 # Slow modules whose assertions hold on a loaded machine: outcomes, files, exit codes,
@@ -68,8 +70,36 @@ def alone_first(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: item.path not in alone)
 
 
+QUIET_PERCENT = 25.0  # of the whole machine's CPU: half a core of two
+QUIET_WAIT_S = 10.0
+
+
+def wait_until_quiet(log: Path, name: str, limit_s: float = QUIET_WAIT_S) -> None:
+    """Holding the lock alone stops other tests, not what they left running (a server
+    winding down, workers exiting): wait until the machine is quiet, at most `limit_s`, and
+    say in `log` what was busy (a speed test that then reads a loaded machine is explained)."""
+    started = time.monotonic()
+    busy = psutil.cpu_percent(interval=0.1)
+    if busy <= QUIET_PERCENT:
+        return
+    procs = list(psutil.process_iter(["pid", "name"]))
+    for proc in procs:  # the first reading of a process's CPU starts its clock
+        with contextlib.suppress(psutil.Error):
+            proc.cpu_percent(None)
+    first = busy = psutil.cpu_percent(interval=0.2)
+    top = []
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            top.append((round(proc.cpu_percent(None)), proc.info["pid"], proc.info["name"]))
+    while busy > QUIET_PERCENT and time.monotonic() - started < limit_s:
+        busy = psutil.cpu_percent(interval=0.2)
+    with open(log, "a") as fh:
+        fh.write(f"{name}: {first:.0f} % busy, waited {time.monotonic() - started:.1f} s "
+                 f"(then {busy:.0f} %); busiest: {sorted(top, reverse=True)[:3]}\n")
+
+
 @contextlib.contextmanager
-def machine(alone: bool) -> Iterator[None]:
+def machine(alone: bool, name: str = "") -> Iterator[None]:
     """Hold the machine alone (a writer) or shared (a reader) for the duration."""
     run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
     if run is None:
@@ -84,6 +114,8 @@ def machine(alone: bool) -> Iterator[None]:
             if not alone:
                 fcntl.flock(turnstile, fcntl.LOCK_UN)
         try:
+            if alone:
+                wait_until_quiet(Path(f"{base}.quiet.log"), name)
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
