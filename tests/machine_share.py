@@ -86,7 +86,7 @@ def wait_until_quiet(log: Path, name: str, limit_s: float = QUIET_WAIT_S) -> Non
     for proc in procs:  # the first reading of a process's CPU starts its clock
         with contextlib.suppress(psutil.Error):
             proc.cpu_percent(None)
-    first = busy = psutil.cpu_percent(interval=0.2)
+    first, busy = busy, psutil.cpu_percent(interval=0.2)
     top = []
     for proc in procs:
         with contextlib.suppress(psutil.Error):
