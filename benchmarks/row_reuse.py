@@ -23,7 +23,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 OFFSET = "CONCUR_BENCH_ROW_OFFSET"  # read by the trial's child process
 
 
@@ -47,13 +46,15 @@ sync_pool = _job("sync_pool")
 
 
 def main(argv: list[str] | None = None) -> int:
+    from benchmarks import seed_story  # here, not at the top: the trials import this module
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pairs", type=int, default=6)
     parser.add_argument("--records", type=int, default=3000)
     parser.add_argument("--target", choices=("async_pool", "sync_pool"), default="async_pool")
     parser.add_argument("--model", default="asyncio")
     parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--dsn", default=os.environ.get("CONCUR_DSN") or DEFAULT_DSN)
+    parser.add_argument("--dsn", default=os.environ.get("CONCUR_DSN") or seed_story.DEFAULT_DSN)
     args = parser.parse_args(argv)
 
     os.environ.update(CONCUR_DSN=args.dsn, CONCUR_DB_BACKEND="postgresql")
