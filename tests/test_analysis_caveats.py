@@ -57,6 +57,24 @@ def test_a_speedup_beyond_n_workers_is_named_suspect():
     assert any(w.startswith("suspect numbers for processes×2: 2.6× sequential's throughput with 2 "
                             "workers (above 2 × 1.15)") and "not re-measured" in w
                for w in rec.warnings), rec.warnings
+    # sequential measured once: its reading may be the low one, and the warning says so
+    assert any("or sequential's single reading (100 records/s) is the low one" in w
+               for w in rec.warnings), rec.warnings
+
+
+def test_the_speedup_bound_is_against_sequentials_fastest_reading():
+    """Sequential read 100 (a cold database) then 130: 290 with 2 workers is 2.2× its
+    fastest reading, possible; against the mean (115) it would read 2.5×, "impossible".
+    With 100 and 120 it is 2.4× the fastest: suspect, and sequential ran twice."""
+    rec = recommend(make_results(make_trial("sequential", 1, throughput_rps=100.0, cpu_util=0.4),
+                                 make_trial("sequential", 1, throughput_rps=130.0, cpu_util=0.4, repeat=1),
+                                 make_trial("processes", 2, throughput_rps=290.0, cpu_util=1.17)))
+    assert not any(w.startswith("suspect numbers") for w in rec.warnings), rec.warnings
+    rec = recommend(make_results(make_trial("sequential", 1, throughput_rps=100.0, cpu_util=0.4),
+                                 make_trial("sequential", 1, throughput_rps=120.0, cpu_util=0.4, repeat=1),
+                                 make_trial("processes", 2, throughput_rps=290.0, cpu_util=1.17)))
+    assert any(w.startswith("suspect numbers for processes×2: 2.4× sequential's") and
+               "single reading" not in w for w in rec.warnings), rec.warnings
 
 
 def test_cpu_above_the_cores_is_suspect_not_saturated():

@@ -248,3 +248,27 @@ def test_a_leader_confirmed_by_one_re_measurement_prunes_nothing_until_a_repeat_
                for line in log(results, "suspect")), log(results)
     assert not any("cannot beat the leader (690" in line for line in log(results)), log(results)
     assert analyse(results).standings.best.model == "threads"
+
+
+def test_a_cold_first_sequential_reading_does_not_exclude_the_faster_models(tmp_path):
+    """The story on a loaded CI machine: the database was cold for the calibration and the
+    first sequential trial (350 records/s, later 520), so threads×2 and processes×2 read
+    more than 2 × 1.15 × that reading. Sequential's repeat, sized like its slow first trial,
+    ran under the 0.3 s window and was left out; the faster models were then excluded as
+    impossible and sequential, the slowest, was recommended. The repeat must be sized for
+    the speed measured, and nothing is impossible against sequential's fastest reading."""
+    def db(model: str, n: int) -> tuple[float, float]:
+        if model == "sequential":
+            return 520.0, 0.5
+        return ({"threads": 1000.0, "processes": 1100.0}.get(model, 130.0 * max(n, 1)), 0.8)
+
+    def cold_start(spec, i):  # the calibration and the first kept trial meet a cold server
+        return 350.0 / 520.0 if i < 2 else 1.0
+
+    results, _ = sweep(tmp_path, db, budget_s=20, noise=cold_start,
+                       models=["sequential", "threads", "processes"])
+    seq = [t for t in results.trials if t.model == "sequential"]
+    assert len(seq) >= 2 and not any(t.suspect for t in seq), log(results)
+    s = analyse(results).standings
+    assert s.best.model != "sequential", log(results)
+    assert s.is_eligible(s.find("threads", 2)) and s.is_eligible(s.find("processes", 2)), log(results)

@@ -178,10 +178,9 @@ def capped_sessions(same_model: list[Config]) -> str | None:
 
 def _suspects(results: Results, s: Standings) -> list[str]:
     """Configurations whose numbers cannot be right (`analysis.sanity`), with the reason."""
-    seq_rps = s.sequential.throughput_rps if s.sequential is not None else None
     out = []
     for c in s.configs:
-        why = config_reasons(c, seq_rps, results.environment.cpu_count)
+        why = config_reasons(c, s.sequential_capacity_rps, results.environment.cpu_count)
         if not why:
             continue
         row = s.standing(c)
@@ -192,6 +191,10 @@ def _suspects(results: Results, s: Standings) -> list[str]:
             how = "re-measured with a longer window and it persisted"
         else:
             how = "not re-measured (explicit grid: raise --records, or let the sweep size it); excluded"
+        seq = s.sequential
+        if seq is not None and seq.repeats < 2 and any(w.check == "speedup" for w in why):
+            how += (f", or sequential's single reading ({fmt.rate(seq.throughput_rps)} records/s) "
+                    "is the low one: a larger --budget measures it again")
         out.append(f"suspect numbers for {c.label}: {'; '.join(map(str, why))} — {how}; do not trust its "
                    "figures until a longer run confirms them")
     return out

@@ -3,7 +3,8 @@
 Three readings are impossible or untrustworthy on their face:
 - a speedup over sequential above N × 1.15 for N workers (N workers cannot do more than
   N times one worker's work; 15 % covers the noise of two measurements and caches that
-  warm faster with more workers);
+  warm faster with more workers); one worker's work is sequential's fastest reading
+  (`Standings.sequential_capacity_rps`): a slow one was slowed by something else;
 - CPU above the machine's cores (× 1.05 for the CPU clock's tick): a window so short that
   one process's tick lands inside it;
 - a timed window under 0.3 s: start-up and drain are a large share of it (concur's
@@ -79,7 +80,7 @@ def mark_unconfirmed(trials: list[Trial], cpu_count: int) -> None:
     exclude what the caveats call suspect and the grid never recommends it. The window
     check is left out: the grid's records are the user's `--records`."""
     seq = [t.throughput_rps for t in trials if t.ok and t.model == "sequential"]
-    seq_rps = sum(seq) / len(seq) if seq else None
+    seq_rps = max(seq) if seq else None  # one worker's capacity, as the standings read it
     for t in trials:
         why = [w for w in trial_reasons(t, seq_rps, cpu_count) if w.check != "window"]
         if why and not t.suspect:

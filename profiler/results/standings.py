@@ -381,6 +381,15 @@ class Standings:
         return s.throughput_rps if s is not None and s.throughput_rps > 0 else None
 
     @property
+    def sequential_capacity_rps(self) -> float | None:
+        """One worker's capacity: sequential's fastest counted reading. What N workers cannot
+        exceed N times of (`analysis.sanity`): a slow reading is interference (a cold
+        database, a busy neighbour), not the worker, and judging against it calls real
+        speed-ups impossible (a CI run read 350 then 520 records/s and excluded threads×2)."""
+        s = self.sequential
+        return max(s.throughputs) if s is not None and s.throughput_rps > 0 else None
+
+    @property
     def fastest_clean(self) -> Config | None:
         """The highest mean among the configurations that ran cleanly (under the error
         allowance, never suspect), whatever the constraints: what stands for a run's speed
