@@ -49,10 +49,15 @@ class World:
 def sweep(tmp_path: Path, curve: Curve, *, handler: str = "sync", budget_s: float = 60.0,
           noise: Callable[[TrialSpec, int], float] | None = None, **options: Any
           ) -> tuple[Results, World]:
-    """Run the real Sweep against `curve`; `handler` picks a sync or an async target."""
+    """Run the real Sweep against `curve`; `handler` picks a sync, an async or a story
+    target ("both": a sync handle and its async rewrite)."""
     target = tmp_path / "job.py"
-    body = ("async def handle(record):\n    pass\n" if handler == "async"
-            else "def handle(record):\n    pass\n")
+    body = {"async": "async def handle(record):\n    pass\n",
+            "sync": "def handle(record):\n    pass\n",
+            "both": ("from profiler.workload import Workload\n\n"
+                     "def sync(record):\n    pass\n\n"
+                     "async def rewrite(record):\n    pass\n\n"
+                     "handle = Workload(name='story', handle=sync, async_handle=rewrite)\n")}[handler]
     target.write_text(body)
     world = World(curve, noise or (lambda spec, i: 1.0))
     opts = RunOptions(budget_s=budget_s, **options)

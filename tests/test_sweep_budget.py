@@ -272,3 +272,20 @@ def test_a_cold_first_sequential_reading_does_not_exclude_the_faster_models(tmp_
     s = analyse(results).standings
     assert s.best.model != "sequential", log(results)
     assert s.is_eligible(s.find("threads", 2)) and s.is_eligible(s.find("processes", 2)), log(results)
+
+
+def test_a_story_measures_the_thread_pool_and_the_bounded_rewrite_before_any_second_step(tmp_path):
+    """Issue 22's story on a busy machine with a 20 s budget: the rewrite's climb took
+    asyncio×2 and ×4 and the thread pool was never reached, so the story's baseline fell
+    back to sequential. Its three sides come first: sequential, the unbounded gather, then
+    threads×2 and asyncio×2, before any climb's second step."""
+    def db(model: str, n: int) -> tuple[float, float]:
+        if model == "sequential":
+            return 500.0, 0.6
+        if model == "asyncio":
+            return (400.0, 0.5) if n == 0 else (110.0 * min(n, 4) ** 0.3, 0.4)
+        return 500.0 * min(n, 2) ** 0.3, 0.7
+
+    results, _ = sweep(tmp_path, db, handler="both", budget_s=20)
+    kept = [t.key for t in results.trials if not t.suspect]
+    assert kept[:4] == [("sequential", 1), ("asyncio", 0), ("threads", 2), ("asyncio", 2)], log(results)

@@ -309,9 +309,20 @@ class Sweep:
         outcome = (f"{trial.throughput_rps:,.1f} records/s, {trial.tasks_peak or 0} tasks peak, "
                    f"{trial.errors} errors" if trial.ok else f"{trial.status}: {trial.status_detail}")
         self.session.log("unbounded", f"unbounded gather of {count} records: {outcome}", model, 0)
-        if self.kind == "both":  # a story: its bounded form is priced next to it, so measure one now
-            climb = next(c for c in climbs if c.model == model)
-            self._take(climb, climb.predicted_rps(self.base_rps))
+        if self.kind == "both":  # a story: its three sides before any climb goes further
+            self._story_first_steps(climbs, model)
+
+    def _story_first_steps(self, climbs: list[Climb], rewrite: str) -> None:
+        """The job as it was (a thread pool) and the rewrite's bounded form are the story's
+        other two sides: their first steps come before any climb's second, or a tight budget
+        on a busy machine spends itself on the rewrite's climb and never measures the thread
+        pool (20 s budget, one core taken: asyncio×2 and ×4 measured, threads×2 not reached,
+        and the story's baseline fell back to sequential)."""
+        for name in ("threads", rewrite):
+            climb = next((c for c in climbs if c.model == name and not c.started and c.stop is None),
+                         None)
+            if climb is not None:
+                self._take(climb, climb.predicted_rps(self.base_rps))
 
     def _leader_rps(self) -> float:
         """What a climb must beat to go on: the fastest confirmed configuration at its
