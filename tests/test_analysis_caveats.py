@@ -54,7 +54,7 @@ def test_a_speedup_beyond_n_workers_is_named_suspect():
     """Issue 13: processes×2 reported at 2.6× sequential."""
     rec = recommend(make_results(make_trial("sequential", 1, throughput_rps=100.0, cpu_util=0.4),
                                  make_trial("processes", 2, throughput_rps=260.0, cpu_util=1.17)))
-    assert any(w.startswith("suspect numbers for processes×2: 2.6× sequential's throughput with 2 "
+    assert any(w.startswith("suspect numbers for processes×2: 2.6× sequential's fastest reading with 2 "
                             "workers (above 2 × 1.15)") and "not re-measured" in w
                for w in rec.warnings), rec.warnings
     # sequential measured once: its reading may be the low one, and the warning says so
@@ -113,7 +113,7 @@ def test_a_suspect_trial_that_persisted_stays_and_is_named():
 
 @pytest.mark.parametrize(("kw", "expected"), [
     ({"throughput_rps": 229.0}, []),
-    ({"throughput_rps": 231.0}, ["2.3× sequential's throughput with 2 workers (above 2 × 1.15)"]),
+    ({"throughput_rps": 231.0}, ["2.3× sequential's fastest reading with 2 workers (above 2 × 1.15)"]),
     ({"cpu_util": 2.2}, ["2.20 cores busy on a 2-core machine"]),
     ({"wall_s": 0.25}, ["a 0.250 s window (under 0.3 s, start-up and drain are a large share of it)"]),
 ])

@@ -132,8 +132,8 @@ def test_an_impossible_first_trial_is_re_measured_longer_and_left_out(tmp_path):
         return 1.3 if first else 1.0
     results, world = sweep(tmp_path, cpu_curve(cores=2), noise=spike)
     suspects = log(results, "suspect")
-    assert suspects[0].startswith("suspect processes×2: processes×2: 2.6× sequential's throughput "
-                                  "with 2 workers (above 2 × 1.15)"), suspects
+    assert suspects[0].startswith("suspect processes×2: processes×2: 2.6× sequential's fastest "
+                                  "reading with 2 workers (above 2 × 1.15)"), suspects
     assert "nothing impossible; the first trial is left out" in suspects[-1]
     first = next(t for t in results.trials if t.key == ("processes", 2))
     assert first.suspect and first.wall_s < next(

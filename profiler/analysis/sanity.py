@@ -54,8 +54,8 @@ def reasons(model: str, concurrency: int, workers: int, throughput_rps: float,
     n = max(concurrency, workers, 1)
     if (sequential_rps and model != "sequential" and concurrency >= 1
             and throughput_rps > sequential_rps * n * SPEEDUP_SLACK):
-        out.append(Reason("speedup", f"{fmt.times(throughput_rps / sequential_rps)} sequential's "
-                                     f"throughput with {n} worker{'s' if n > 1 else ''} "
+        out.append(Reason("speedup", f"{fmt.times(throughput_rps / sequential_rps)} sequential's fastest "
+                                     f"reading with {n} worker{'s' if n > 1 else ''} "
                                      f"(above {n} × {SPEEDUP_SLACK})"))
     return out
 
