@@ -184,6 +184,11 @@ def _suspects(results: Results, s: Standings) -> list[str]:
         if not why:
             continue
         row = s.standing(c)
+        if row is not None and row.eligible and row.left_out and all(w.check == "speedup" for w in why):
+            out.append(f"beyond {c.label}'s share: {'; '.join(map(str, why))}, reproduced by a longer "
+                       "re-measurement, so it is kept as measured: one worker waits on something "
+                       "concurrency overlaps (an idle core's wake-up, a server that batches requests)")
+            continue
         remeasured = any(t.suspect and not t.suspect.endswith(NOT_REMEASURED) for t in c.trials)
         if row is not None and row.kind == REMEASURE_FAILED:
             how = f"its re-measurement failed ({row.broken[0][1] if row.broken else 'did not finish'}), so it is excluded"
