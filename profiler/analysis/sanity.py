@@ -14,8 +14,9 @@ The sweep re-measures a trial that trips one (longer window, and sequential agai
 speedup is at stake), marks the first one `suspect` and keeps it out of its
 configuration when the re-measurement is clean (`analysis.standings`), or when it
 reproduces a speed-up beyond N workers (`run.sweep.Sweep._reproduced`: measured, not
-impossible; the caveats name it). When anything else persists, the caveats say so with the reason: an impossible number is never printed
-silently. Pure functions over numbers, used by the sweep and by the caveats.
+impossible; the caveats name it). When anything else persists, the caveats say so with
+the reason: an impossible number is never printed silently. Pure functions over numbers,
+used by the sweep and by the caveats.
 """
 
 from __future__ import annotations

@@ -248,7 +248,7 @@ class Sweep:
         fastest = max(t.throughput_rps for t in done)
         records = last.records if self.options.records is not None else max(
             last.records, records_for(window_s or self.target_s, fastest, n, self.prepared.available_records))
-        if not self.budget.fits(records / max(min(last.throughput_rps, fastest), 1e-9), 0.0, model, n):
+        if not self.budget.fits(records / max(last.throughput_rps, 1e-9), 0.0, model, n):
             return None
         trial = self._trial(model, n, records, repeat=self._repeats(model, n))
         suspect = self._suspect(trial)
