@@ -229,6 +229,9 @@ def test_a_speedup_beyond_n_workers_reproduced_in_a_longer_window_is_kept_and_na
     assert any(w.startswith("beyond processes×2's share: 3.5× sequential's fastest reading") and
                "reproduced by a longer re-measurement" in w for w in rec.warnings), rec.warnings
     assert not any(w.startswith("suspect numbers for processes") for w in rec.warnings), rec.warnings
+    # its repeats agree with it: counted, not marked suspect one after another
+    assert not any("(suspect:" in line for line in log(results, "repeat")), log(results)
+    assert analyse(results).standings.find("processes", 2).repeats >= 2, log(results)
 
 
 def test_budget_left_after_settling_resumes_a_climb_the_budget_stopped_while_gaining(tmp_path):

@@ -225,6 +225,17 @@ class Sweep:
                 and abs(again.throughput_rps / max(first.throughput_rps, 1e-9) - 1) <= REPRODUCED
                 and sequential is not None and sequential.repeats >= 2)
 
+    def _agrees_beyond_n(self, trial: Trial) -> bool:
+        """`trial` repeats a configuration whose counted reading is already beyond N workers
+        (`_reproduced`) and agrees with it within `REPRODUCED`: one more reproduction, not a
+        suspect (marking it left the reproduced leader at one counted run, repeat after
+        repeat)."""
+        cap = self._table().sequential_capacity_rps
+        return any(t.key == trial.key and t is not trial and t.ok and not t.suspect
+                   and any(w.check == "speedup" for w in trial_reasons(t, cap, self.cores))
+                   and abs(trial.throughput_rps / max(t.throughput_rps, 1e-9) - 1) <= REPRODUCED
+                   for t in self.results.trials)
+
     def _suspect(self, trial: Trial) -> list[Reason]:
         why = trial_reasons(trial, self._table().sequential_capacity_rps, self.cores)
         if self.options.records is not None:  # the user fixed the size: a short window is theirs
@@ -252,6 +263,8 @@ class Sweep:
             return None
         trial = self._trial(model, n, records, repeat=self._repeats(model, n))
         suspect = self._suspect(trial)
+        if self._agrees_beyond_n(trial):
+            suspect = [w for w in suspect if w.check != "speedup"]
         if suspect:  # a repeat is already a second look: marked, not re-measured again
             trial.suspect = "; ".join(map(str, suspect))
             self.session.save()
